@@ -1,0 +1,14 @@
+/*
+ * hubs.h — the example hubs built into the stock signalr-fcgi binary.
+ */
+#ifndef SR_EXAMPLE_HUBS_H
+#define SR_EXAMPLE_HUBS_H
+
+#include <signalr-fcgi.h>
+
+/** /Hubs/ChatRoom: the ChatRoomHub of the seed. */
+extern const sr_hub chat_room_hub;
+/** /Hubs/Test: methods the integration tests call (served only with SIGNALR_TEST_HUBS=1). */
+extern const sr_hub test_hub;
+
+#endif

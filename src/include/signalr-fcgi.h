@@ -1,0 +1,221 @@
+/*
+ * signalr-fcgi.h — the public API for writing SignalR hubs in C.
+ *
+ * A hub is a table of named methods plus optional connect/disconnect hooks, registered before the
+ * worker starts. It corresponds to an ASP.NET Core `Hub` class: each method receives the
+ * invocation (`sr_call`, the C counterpart of `Hub.Context` + `Hub.Clients`) and the arguments the
+ * client passed, and either returns a value, returns nothing, or fails.
+ *
+ *     #include <signalr-fcgi.h>
+ *
+ *     static int send_public_message(sr_call *call, json_t *args)
+ *     {
+ *         const char *message;
+ *         if (sr_args(call, args, "s", &message) != 0)
+ *             return SR_ERR_ARGS;
+ *         return sr_send(call, sr_all(), "ReceivePublicMessage", json_pack("[s]", message));
+ *     }
+ *
+ *     static const sr_method chat_methods[] = {
+ *         { "SendPublicMessage", send_public_message, 1 },
+ *         { 0 }
+ *     };
+ *     static const sr_hub chat = { .path = "/Hubs/ChatRoom", .methods = chat_methods };
+ *
+ *     int main(int argc, char **argv)
+ *     {
+ *         sr_hub_register(&chat);
+ *         return sr_main(argc, argv);
+ *     }
+ *
+ * Build with `pkg-config --cflags --libs signalr-fcgi`.
+ *
+ * Ownership follows jansson: a function that takes a `json_t *` and whose name ends in a sending
+ * verb (`sr_send`, `sr_return_new`) *steals* the reference, even when it fails, so
+ * `sr_send(call, t, "x", json_pack(...))` never leaks. Every other pointer argument is borrowed
+ * for the duration of the call; every pointer returned is borrowed from the `sr_call` and valid
+ * until the method returns.
+ *
+ * Threads: a method runs on one of the worker's request threads, one invocation at a time per
+ * connection. Methods of different connections run concurrently, so hub code that keeps global
+ * state must lock it. Remember that a SignalR application runs in many worker processes (and
+ * machines) at once: process-global state is not shared between connections in general.
+ */
+#ifndef SIGNALR_FCGI_H
+#define SIGNALR_FCGI_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define SR_API_WARN_UNUSED __attribute__((warn_unused_result))
+#define SR_API_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define SR_API_WARN_UNUSED
+#define SR_API_PRINTF(f, a)
+#endif
+
+/* -------------------------------------------------------------------------------------------- */
+/* Status codes returned by hub methods and API functions.                                      */
+
+enum {
+    SR_OK = 0,
+    /** The arguments did not bind (wrong count or types). The client sees
+     *  "Failed to invoke 'X' due to an error on the server." (plus the detail when detailed errors
+     *  are on). Return it from a method after a failed sr_args(). */
+    SR_ERR_ARGS = -1,
+    /** A hub error whose text the client always sees (ASP.NET's HubException). Produced by
+     *  sr_hub_error(). */
+    SR_ERR_HUB = -2,
+    /** An unexpected failure. The client sees "An unexpected error occurred invoking 'X' on the
+     *  server." and the detail only with detailed errors on. Produced by sr_fail(). */
+    SR_ERR_FAILED = -3,
+    /** The database could not be reached or refused the operation. Everything the invocation
+     *  sent is discarded (sends are transactional) and the client's POST gets 503. */
+    SR_ERR_DB = -4,
+    /** An API function was called with invalid arguments (NULL, empty or over-long name). */
+    SR_ERR_INVALID = -5,
+};
+
+/* -------------------------------------------------------------------------------------------- */
+/* Hubs                                                                                         */
+
+/** One invocation of a hub method (or of a lifecycle hook) on one connection. Opaque. */
+typedef struct sr_call sr_call;
+
+/**
+ * A hub method. @p args is the JSON array the client sent (borrowed, valid until return).
+ * Return SR_OK (after optionally setting a result with sr_return_new()), or one of the SR_ERR_*
+ * codes, normally through sr_hub_error() / sr_fail() / SR_ERR_ARGS.
+ */
+typedef int (*sr_method_fn)(sr_call *call, json_t *args);
+
+typedef struct sr_method {
+    /** Method name; clients' names are matched without regard to ASCII case, as ASP.NET does. */
+    const char *name;
+    sr_method_fn fn;
+    /** Number of arguments the method takes, or -1 to accept any number. A mismatch is answered
+     *  with the protocol's argument-count error before the method runs. */
+    int arity;
+} sr_method;
+
+typedef struct sr_hub {
+    /** URL path the hub is served at, e.g. "/Hubs/ChatRoom" (no trailing slash). Negotiate is
+     *  served at path + "/negotiate". */
+    const char *path;
+    /** Methods, terminated by an entry whose name is NULL. */
+    const sr_method *methods;
+    /** Optional. Runs once the connection's handshake has completed (OnConnectedAsync). A
+     *  non-zero return closes the connection with an error. */
+    int (*on_connected)(sr_call *call);
+    /** Optional. Runs exactly once when a connection that completed its handshake ends, whatever
+     *  ended it (OnDisconnectedAsync). @p error is NULL for a clean close, else a short reason. */
+    void (*on_disconnected)(sr_call *call, const char *error);
+} sr_hub;
+
+/**
+ * Registers a hub. Call before sr_main(); @p hub must stay valid for the life of the process
+ * (a static const object is the normal case). Returns SR_OK, or SR_ERR_INVALID for a missing
+ * path, a path already registered, or a method table without a NULL terminator within 4096
+ * entries.
+ */
+int sr_hub_register(const sr_hub *hub) SR_API_WARN_UNUSED;
+
+/**
+ * Runs the worker: parses the command line (`--help` lists the options), then serves requests
+ * until told to stop. Returns the process exit status.
+ */
+int sr_main(int argc, char **argv);
+
+/* -------------------------------------------------------------------------------------------- */
+/* Arguments and results                                                                        */
+
+/**
+ * Unpacks the argument array with a jansson json_unpack() format for the *elements*, e.g. "si"
+ * for (string, integer). The array must have exactly as many elements as the format asks for.
+ * Strings and objects are borrowed from @p args. Returns SR_OK, or SR_ERR_ARGS (and records a
+ * detail for detailed errors) when the arguments do not bind.
+ */
+int sr_args(sr_call *call, json_t *args, const char *fmt, ...) SR_API_WARN_UNUSED;
+
+/** Sets the method's return value. Steals @p value (NULL means JSON null). A second call
+ *  replaces the first value. */
+void sr_return_new(sr_call *call, json_t *value);
+
+/** Sets a hub error (HubException): the client sees the formatted text after
+ *  "An unexpected error occurred invoking 'X' on the server. HubException: ". Returns SR_ERR_HUB
+ *  so a method can `return sr_hub_error(call, "...")`. */
+int sr_hub_error(sr_call *call, const char *fmt, ...) SR_API_PRINTF(2, 3);
+
+/** Records an unexpected failure. The text reaches the client only when detailed errors are on;
+ *  it is always logged. Returns SR_ERR_FAILED. */
+int sr_fail(sr_call *call, const char *fmt, ...) SR_API_PRINTF(2, 3);
+
+/* -------------------------------------------------------------------------------------------- */
+/* Context (Hub.Context)                                                                        */
+
+/** The public connection id (never the secret connection token). */
+const char *sr_connection_id(const sr_call *call);
+
+/** The authenticated user's id, or NULL for an anonymous connection. */
+const char *sr_user_id(const sr_call *call);
+
+/** "ServerSentEvents" or "LongPolling". */
+const char *sr_transport(const sr_call *call);
+
+/** The name of the method being invoked, or NULL inside a lifecycle hook. */
+const char *sr_method_name(const sr_call *call);
+
+/* -------------------------------------------------------------------------------------------- */
+/* Sending (Hub.Clients)                                                                        */
+
+typedef enum sr_target_kind {
+    SR_TARGET_ALL,
+    SR_TARGET_CONNECTIONS,
+    SR_TARGET_GROUPS,
+    SR_TARGET_USERS,
+} sr_target_kind;
+
+/**
+ * A set of recipients, built by the sr_all()... constructors below and passed by value to
+ * sr_send(). It only borrows the strings it names: build it in the expression that sends.
+ * Recipients are always connections of the calling hub.
+ */
+typedef struct sr_target {
+    sr_target_kind kind;
+    const char *one;                 /**< a single name, or NULL to use names[] */
+    const char *const *names;        /**< borrowed */
+    size_t n_names;
+    const char *except_one;          /**< a single excluded connection id, or NULL */
+    const char *const *except;       /**< excluded connection ids, borrowed */
+    size_t n_except;
+} sr_target;
+
+/** Every connection of the hub (Clients.All). */
+sr_target sr_all(void);
+/** Every connection of the hub but those listed (Clients.AllExcept). */
+sr_target sr_all_except(const char *const *connection_ids, size_t n);
+/** The calling connection (Clients.Caller). */
+sr_target sr_caller(const sr_call *call);
+/** Every connection of the hub but the caller (Clients.Others). */
+sr_target sr_others(const sr_call *call);
+/** One connection by id (Clients.Client). */
+sr_target sr_client(const char *connection_id);
+
+/**
+ * Sends an invocation of client method @p method with the argument array @p args (stolen; NULL
+ * means no arguments) to @p target. The send is part of the invocation's transaction: it is
+ * delivered only if the invocation completes, in the order the method sent it, before the
+ * invocation's completion, and it reaches connections on every worker process and machine.
+ * Returns SR_OK, SR_ERR_INVALID (bad method name, args not an array) or SR_ERR_DB.
+ */
+int sr_send(sr_call *call, sr_target target, const char *method, json_t *args);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

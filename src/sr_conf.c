@@ -1,0 +1,223 @@
+/*
+ * sr_conf.c — option table, environment overrides and --help.
+ *
+ * DESIGN: a single static table describes every option (long name, environment variable,
+ * default, help text, where it is stored), in the manner of lighttpd's config-key tables: the
+ * parser, the environment lookup and --help all walk the same table, so an option cannot exist
+ * in one and be missing from another. Values are validated here (range-checked integers), and a
+ * bad one is reported with the name of the option or variable it came from.
+ */
+#include "config.h"
+
+#include "sr_conf.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sr_log.h"
+#include "sr_mem.h"
+
+const sr_conf *sr_config;
+
+typedef enum opt_type { OPT_STRING, OPT_INT, OPT_BOOL, OPT_LOG_LEVEL } opt_type;
+
+typedef struct opt_def {
+    const char *name; /* --name */
+    const char *env;  /* environment variable */
+    opt_type type;
+    const char *def;  /* default, as text; NULL = unset */
+    long min, max;    /* OPT_INT range */
+    size_t offset;
+    const char *help;
+} opt_def;
+
+#define OFF(field) offsetof(sr_conf, field)
+
+static const opt_def options[] = {
+    {"db", "SIGNALR_DB", OPT_STRING, NULL, 0, 0, OFF(db),
+     "PostgreSQL conninfo or URI (else DATABASE_URL, else libpq's PG* variables)"},
+    {"listen", "SIGNALR_LISTEN", OPT_STRING, NULL, 0, 0, OFF(listen),
+     "serve FastCGI on HOST:PORT or a unix socket PATH (default: the socket inherited on fd 0, "
+     "or CGI when fd 0 is not a socket)"},
+    {"threads", "SIGNALR_THREADS", OPT_INT, "4", 1, 256, OFF(threads),
+     "request threads per worker process"},
+    {"poll-timeout", "SIGNALR_POLL_TIMEOUT", OPT_INT, "90", 1, 3600, OFF(poll_timeout),
+     "seconds a long poll is held before an empty answer"},
+    {"disconnect-timeout", "SIGNALR_DISCONNECT_TIMEOUT", OPT_INT, "15", 1, 3600,
+     OFF(disconnect_timeout), "seconds without a poll before a connection is removed"},
+    {"handshake-timeout", "SIGNALR_HANDSHAKE_TIMEOUT", OPT_INT, "15", 1, 3600,
+     OFF(handshake_timeout), "seconds a new connection has to send its handshake"},
+    {"detailed-errors", "SIGNALR_DETAILED_ERRORS", OPT_BOOL, "0", 0, 1, OFF(detailed_errors),
+     "send exception details to clients (EnableDetailedErrors)"},
+    {"max-message-size", "SIGNALR_MAX_MESSAGE_SIZE", OPT_INT, "32768", 1024, 16 * 1024 * 1024,
+     OFF(max_message_size), "largest hub message a client may send, bytes"},
+    {"max-body-size", "SIGNALR_MAX_BODY_SIZE", OPT_INT, "1048576", 1024, 64 * 1024 * 1024,
+     OFF(max_body_size), "largest POST body accepted, bytes (413 above)"},
+    {"retention", "SIGNALR_RETENTION", OPT_INT, "300", 30, 86400, OFF(retention),
+     "seconds published messages are kept in the database"},
+    {"cgi-poll-interval", "SIGNALR_CGI_POLL_INTERVAL", OPT_INT, "500", 50, 60000,
+     OFF(cgi_poll_interval_ms), "CGI mode: milliseconds between table reads of a held request"},
+    {"log-level", "SIGNALR_LOG_LEVEL", OPT_LOG_LEVEL, "info", 0, 0, OFF(log_level),
+     "error, warn, info or debug"},
+};
+
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+static int set_value(sr_conf *conf, const opt_def *o, const char *value, const char *origin,
+                     FILE *err)
+{
+    char *field = (char *)conf + o->offset;
+    switch (o->type) {
+    case OPT_STRING: {
+        char **s = (char **)(void *)field;
+        free(*s);
+        *s = value && *value ? sr_xstrdup(value) : NULL;
+        return 0;
+    }
+    case OPT_INT: {
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (errno || end == value || *end || v < o->min || v > o->max) {
+            fprintf(err, "signalr-fcgi: %s: '%s' is not a whole number from %ld to %ld\n", origin,
+                    value, o->min, o->max);
+            return -1;
+        }
+        *(int *)(void *)field = (int)v;
+        return 0;
+    }
+    case OPT_BOOL: {
+        int v;
+        if (!strcmp(value, "1") || !strcasecmp(value, "true") || !strcasecmp(value, "yes") ||
+            !strcasecmp(value, "on"))
+            v = 1;
+        else if (!strcmp(value, "0") || !strcasecmp(value, "false") ||
+                 !strcasecmp(value, "no") || !strcasecmp(value, "off") || !*value)
+            v = 0;
+        else {
+            fprintf(err, "signalr-fcgi: %s: '%s' is not a boolean (1/0, true/false)\n", origin,
+                    value);
+            return -1;
+        }
+        *(int *)(void *)field = v;
+        return 0;
+    }
+    case OPT_LOG_LEVEL: {
+        int v = sr_log_parse_level(value);
+        if (v < 0) {
+            fprintf(err, "signalr-fcgi: %s: '%s' is not one of error, warn, info, debug\n",
+                    origin, value);
+            return -1;
+        }
+        *(int *)(void *)field = v;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+static const opt_def *find_option(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (strlen(options[i].name) == len && !strncmp(options[i].name, name, len))
+            return &options[i];
+    return NULL;
+}
+
+int sr_conf_parse(sr_conf *conf, sr_command *cmd, int argc, char **argv, FILE *err)
+{
+    char origin[128];
+    memset(conf, 0, sizeof *conf);
+    *cmd = SR_CMD_SERVE;
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (options[i].def && set_value(conf, &options[i], options[i].def, "default", err))
+            return -1;
+    if (getenv("DATABASE_URL") && *getenv("DATABASE_URL"))
+        conf->db = sr_xstrdup(getenv("DATABASE_URL"));
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const char *v = getenv(options[i].env);
+        if (v) {
+            snprintf(origin, sizeof origin, "environment variable %s", options[i].env);
+            if (set_value(conf, &options[i], v, origin, err))
+                return -1;
+        }
+    }
+    int positional = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            *cmd = SR_CMD_HELP;
+            return 0;
+        }
+        if (!strcmp(a, "--version")) {
+            *cmd = SR_CMD_VERSION;
+            return 0;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            if (positional++ == 0 && !strcmp(a, "migrate"))
+                *cmd = SR_CMD_MIGRATE;
+            else if (positional == 1 && !strcmp(a, "serve"))
+                *cmd = SR_CMD_SERVE;
+            else {
+                fprintf(err, "signalr-fcgi: unexpected argument '%s' (see --help)\n", a);
+                return -1;
+            }
+            continue;
+        }
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const opt_def *o = find_option(name, len);
+        if (!o) {
+            fprintf(err, "signalr-fcgi: unknown option '%s' (see --help)\n", a);
+            return -1;
+        }
+        const char *value;
+        if (eq)
+            value = eq + 1;
+        else if (o->type == OPT_BOOL)
+            value = "1";
+        else if (i + 1 < argc)
+            value = argv[++i];
+        else {
+            fprintf(err, "signalr-fcgi: option --%s needs a value\n", o->name);
+            return -1;
+        }
+        snprintf(origin, sizeof origin, "option --%s", o->name);
+        if (set_value(conf, o, value, origin, err))
+            return -1;
+    }
+    return 0;
+}
+
+void sr_conf_fini(sr_conf *conf)
+{
+    free(conf->db);
+    free(conf->listen);
+    memset(conf, 0, sizeof *conf);
+}
+
+void sr_conf_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: signalr-fcgi [serve] [OPTIONS]   serve SignalR hubs over FastCGI or CGI\n"
+            "       signalr-fcgi migrate [OPTIONS]   create or upgrade the database schema\n"
+            "\n"
+            "Every option can also be set through the environment variable shown.\n"
+            "Boolean options take no value on the command line (--detailed-errors) or\n"
+            "name=1/0 (--detailed-errors=0).\n\n");
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const opt_def *o = &options[i];
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s", o->name,
+                 o->type == OPT_BOOL ? "" : o->type == OPT_INT ? " N" : " VALUE");
+        fprintf(out, "  %-28s %s\n  %-28s env %s%s%s%s\n", left, o->help, "", o->env,
+                o->def ? ", default " : "", o->def ? o->def : "", "");
+    }
+    fprintf(out, "\n  --help                       this text\n"
+                 "  --version                    print the version\n");
+}

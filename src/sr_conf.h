@@ -1,0 +1,46 @@
+/*
+ * sr_conf.h — the worker's settings: one table of options, each settable from the command line
+ * or the environment (web servers that spawn workers pass settings through the environment,
+ * e.g. lighttpd's bin-environment). Defaults equal ASP.NET Core SignalR's where it has one.
+ * The parsed sr_conf is immutable after start-up and read by every thread without locks.
+ */
+#ifndef SR_CONF_H
+#define SR_CONF_H
+
+#include <stdio.h>
+
+typedef struct sr_conf {
+    char *db;                 /* libpq conninfo or URI; NULL = libpq's PG* environment */
+    char *listen;             /* "host:port" or a socket path; NULL = inherited socket or CGI */
+    int threads;              /* request threads per worker */
+    int poll_timeout;         /* seconds a long poll is held (LongPolling.PollTimeout) */
+    int disconnect_timeout;   /* seconds without a poll before a connection is removed */
+    int handshake_timeout;    /* seconds from the first transport request to the handshake */
+    int detailed_errors;      /* EnableDetailedErrors */
+    int max_message_size;     /* MaximumReceiveMessageSize, bytes */
+    int max_body_size;        /* largest POST body accepted, bytes (413 above) */
+    int retention;            /* seconds a published message is kept in the table */
+    int cgi_poll_interval_ms; /* CGI mode: how often a held request re-reads the table */
+    int log_level;
+} sr_conf;
+
+typedef enum sr_command {
+    SR_CMD_SERVE,
+    SR_CMD_MIGRATE,
+    SR_CMD_HELP,
+    SR_CMD_VERSION,
+} sr_command;
+
+/**
+ * Fills @p conf from defaults, then the environment, then argv (later wins). Returns 0, or -1
+ * after printing a message naming the bad option or variable to @p err.
+ */
+int sr_conf_parse(sr_conf *conf, sr_command *cmd, int argc, char **argv, FILE *err)
+    __attribute__((warn_unused_result));
+void sr_conf_fini(sr_conf *conf);
+void sr_conf_usage(FILE *out);
+
+/** The configuration of the running worker (set once by sr_main before any thread starts). */
+extern const sr_conf *sr_config;
+
+#endif

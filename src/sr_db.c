@@ -1,0 +1,118 @@
+/*
+ * sr_db.c — PostgreSQL connections for request threads, the loop and the migrate command.
+ *
+ * DESIGN: each request thread keeps one PGconn in thread-local storage and reuses it for every
+ * request it serves; a failure marks it broken and the next request reconnects, so a database
+ * restart costs one failed request per thread, not a restart of the worker. Connections are
+ * opened with connect_timeout and TCP keepalives so that a vanished server is noticed in
+ * seconds, and with search_path = pg_catalog so that every object must be named with its schema
+ * (libpq's "secure search_path" advice).
+ */
+#include "config.h"
+
+#include "sr_db.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "sr_conf.h"
+#include "sr_log.h"
+
+static _Thread_local PGconn *thread_db;
+static _Thread_local char last_state[6];
+
+PGconn *sr_db_connect(const char *role)
+{
+    char app[64];
+    snprintf(app, sizeof app, "signalr-fcgi %s", role);
+    const char *conninfo = sr_config && sr_config->db ? sr_config->db : "";
+    const char *keys[] = {"dbname", "application_name", "options", "connect_timeout",
+                          "keepalives_idle", "keepalives_interval", "keepalives_count", NULL};
+    const char *values[] = {conninfo, app, "-c search_path=pg_catalog", "5", "30", "10", "3",
+                            NULL};
+    /* With expand_dbname, a conninfo string or URI in "dbname" supplies every other setting;
+     * the later keys only fill in what it leaves unset. An empty one defers to PG* variables. */
+    PGconn *db = PQconnectdbParams(keys, values, *conninfo ? 1 : 0);
+    if (!db) {
+        sr_log_error("database: out of memory creating a connection");
+        return NULL;
+    }
+    if (PQstatus(db) != CONNECTION_OK) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(db));
+        msg[strcspn(msg, "\n")] = '\0';
+        sr_log_warn("database: cannot connect (%s): %s", role, msg);
+        PQfinish(db);
+        return NULL;
+    }
+    return db;
+}
+
+PGconn *sr_db_thread(void)
+{
+    if (thread_db && PQstatus(thread_db) != CONNECTION_OK) {
+        PQfinish(thread_db);
+        thread_db = NULL;
+    }
+    if (!thread_db)
+        thread_db = sr_db_connect("request");
+    return thread_db;
+}
+
+void sr_db_thread_reset(void)
+{
+    if (thread_db)
+        PQfinish(thread_db);
+    thread_db = NULL;
+}
+
+void sr_db_thread_close(void)
+{
+    sr_db_thread_reset();
+}
+
+static PGresult *check(PGconn *db, PGresult *r);
+
+PGresult *sr_db_query(PGconn *db, const char *sql, int nparams, const char *const *params,
+                      const int *lengths, const int *formats)
+{
+    return check(db, PQexecParams(db, sql, nparams, NULL, params, lengths, formats, 0));
+}
+
+static PGresult *check(PGconn *db, PGresult *r)
+{
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        last_state[0] = '\0';
+        return r;
+    }
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(last_state, sizeof last_state, "%s", state ? state : "08000");
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(db));
+    msg[strcspn(msg, "\n")] = '\0';
+    /* The statement text is ours and fixed; parameters may carry client data, so they are not
+     * logged. */
+    sr_log_warn("database: statement failed [%s]: %s", last_state, msg);
+    PQclear(r);
+    return NULL;
+}
+
+int sr_db_exec(PGconn *db, const char *sql)
+{
+    PGresult *r = check(db, PQexec(db, sql));
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
+}
+
+const char *sr_db_last_state(void)
+{
+    return last_state;
+}
+
+int sr_db_broken(PGconn *db)
+{
+    return !db || PQstatus(db) != CONNECTION_OK;
+}

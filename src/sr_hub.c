@@ -1,0 +1,340 @@
+/*
+ * sr_hub.c — hub registry, method dispatch and the public hub API (signalr-fcgi.h).
+ *
+ * DESIGN: hubs are registered before any thread starts and never change afterwards, so lookups
+ * need no lock. A method runs on the request thread that received the invocation, inside the
+ * database transaction of that POST: everything it sends is an INSERT into the message log in
+ * that transaction, so its sends and its Completion commit together, in order, or not at all.
+ * Error texts follow ASP.NET's DefaultHubDispatcher/ErrorMessageHelper (protocol.md §7.5):
+ * binding failures and unknown methods say "Failed to invoke 'X' due to an error on the server."
+ * (unknown methods add " HubException: Method does not exist."), failures inside a method say
+ * "An unexpected error occurred invoking 'X' on the server.", and the detail is appended when
+ * detailed errors are on or the error is a hub error (HubException).
+ */
+#include "config.h"
+
+#include "sr_hub.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sr_log.h"
+#include "sr_store.h"
+
+#define MAX_HUBS 64
+#define MAX_METHODS 4096
+#define MAX_TARGET_NAME 256
+
+static const sr_hub *hubs[MAX_HUBS];
+static size_t n_hubs;
+
+int sr_hub_register(const sr_hub *hub)
+{
+    if (!hub || !hub->path || hub->path[0] != '/' || !hub->methods || n_hubs == MAX_HUBS)
+        return SR_ERR_INVALID;
+    size_t len = strlen(hub->path);
+    if (len > 1 && hub->path[len - 1] == '/')
+        return SR_ERR_INVALID;
+    if (sr_hub_find(hub->path, len))
+        return SR_ERR_INVALID;
+    size_t n = 0;
+    while (n < MAX_METHODS && hub->methods[n].name)
+        n++;
+    if (n == MAX_METHODS)
+        return SR_ERR_INVALID;
+    hubs[n_hubs++] = hub;
+    return SR_OK;
+}
+
+const sr_hub *sr_hub_find(const char *path, size_t len)
+{
+    for (size_t i = 0; i < n_hubs; i++)
+        if (strlen(hubs[i]->path) == len && !memcmp(hubs[i]->path, path, len))
+            return hubs[i];
+    return NULL;
+}
+
+size_t sr_hub_count(void)
+{
+    return n_hubs;
+}
+
+const sr_hub *sr_hub_at(size_t i)
+{
+    return i < n_hubs ? hubs[i] : NULL;
+}
+
+void sr_call_init(sr_call *call, const sr_hub *hub, PGconn *db, const char *connection_id,
+                  const char *user_id, const char *transport)
+{
+    memset(call, 0, sizeof *call);
+    call->hub = hub;
+    call->db = db;
+    call->connection_id = connection_id;
+    call->user_id = user_id;
+    call->transport = transport;
+}
+
+void sr_call_fini(sr_call *call)
+{
+    json_decref(call->result);
+    call->result = NULL;
+    sr_buf_fini(&call->error);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Public API                                                                                 */
+
+int sr_args(sr_call *call, json_t *args, const char *fmt, ...)
+{
+    json_error_t err;
+    char wrapped[256];
+    if (!json_is_array(args) || strlen(fmt) > sizeof wrapped - 4)
+        return SR_ERR_ARGS;
+    /* Strict "[...!]": as many elements as the format names, no more. */
+    snprintf(wrapped, sizeof wrapped, "[%s!]", fmt);
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = json_vunpack_ex(args, &err, 0, wrapped, ap);
+    va_end(ap);
+    if (rc != 0) {
+        sr_buf_reset(&call->error);
+        sr_buf_appends(&call->error,
+                       "InvalidDataException: Error binding arguments. Make sure that the types "
+                       "of the provided values match the types of the hub method being invoked.");
+        return SR_ERR_ARGS;
+    }
+    return SR_OK;
+}
+
+void sr_return_new(sr_call *call, json_t *value)
+{
+    json_decref(call->result);
+    call->result = value ? value : json_null();
+}
+
+int sr_hub_error(sr_call *call, const char *fmt, ...)
+{
+    va_list ap;
+    sr_buf_reset(&call->error);
+    va_start(ap, fmt);
+    sr_buf_vprintf(&call->error, fmt, ap);
+    va_end(ap);
+    return SR_ERR_HUB;
+}
+
+int sr_fail(sr_call *call, const char *fmt, ...)
+{
+    va_list ap;
+    sr_buf_reset(&call->error);
+    va_start(ap, fmt);
+    sr_buf_vprintf(&call->error, fmt, ap);
+    va_end(ap);
+    return SR_ERR_FAILED;
+}
+
+const char *sr_connection_id(const sr_call *call)
+{
+    return call->connection_id;
+}
+
+const char *sr_user_id(const sr_call *call)
+{
+    return call->user_id;
+}
+
+const char *sr_transport(const sr_call *call)
+{
+    return call->transport;
+}
+
+const char *sr_method_name(const sr_call *call)
+{
+    return call->method;
+}
+
+sr_target sr_all(void)
+{
+    sr_target t = {SR_TARGET_ALL, NULL, NULL, 0, NULL, NULL, 0};
+    return t;
+}
+
+sr_target sr_all_except(const char *const *connection_ids, size_t n)
+{
+    sr_target t = {SR_TARGET_ALL, NULL, NULL, 0, NULL, connection_ids, n};
+    return t;
+}
+
+sr_target sr_caller(const sr_call *call)
+{
+    sr_target t = {SR_TARGET_CONNECTIONS, call->connection_id, NULL, 0, NULL, NULL, 0};
+    return t;
+}
+
+sr_target sr_others(const sr_call *call)
+{
+    sr_target t = {SR_TARGET_ALL, NULL, NULL, 0, call->connection_id, NULL, 0};
+    return t;
+}
+
+sr_target sr_client(const char *connection_id)
+{
+    sr_target t = {SR_TARGET_CONNECTIONS, connection_id, NULL, 0, NULL, NULL, 0};
+    return t;
+}
+
+/* Flattens "one" + "names" into one array of borrowed strings (caller frees the array). */
+static const char **flatten(const char *one, const char *const *names, size_t n, size_t *out_n)
+{
+    const char **all = calloc(n + 1, sizeof *all);
+    size_t k = 0;
+    if (!all)
+        return NULL;
+    if (one)
+        all[k++] = one;
+    for (size_t i = 0; i < n; i++)
+        if (names[i])
+            all[k++] = names[i];
+    *out_n = k;
+    return all;
+}
+
+int sr_send(sr_call *call, sr_target target, const char *method, json_t *args)
+{
+    int rc = SR_ERR_INVALID;
+    const char **targets = NULL, **excluded = NULL;
+    size_t n_targets = 0, n_excluded = 0;
+    sr_buf record = SR_BUF_INIT;
+    if (!call || !method || !*method || strlen(method) > MAX_TARGET_NAME)
+        goto out;
+    if (args && !json_is_array(args))
+        goto out;
+    targets = flatten(target.one, target.names, target.n_names, &n_targets);
+    excluded = flatten(target.except_one, target.except, target.n_except, &n_excluded);
+    if (!targets || !excluded)
+        goto out;
+    sr_kind kind;
+    switch (target.kind) {
+    case SR_TARGET_ALL:
+        kind = SR_KIND_ALL;
+        n_targets = 0;
+        break;
+    case SR_TARGET_CONNECTIONS:
+        kind = SR_KIND_CONNECTION;
+        break;
+    case SR_TARGET_GROUPS:
+        kind = SR_KIND_GROUP;
+        break;
+    case SR_TARGET_USERS:
+        kind = SR_KIND_USER;
+        break;
+    default:
+        goto out;
+    }
+    if (kind != SR_KIND_ALL && n_targets == 0) { /* nobody to send to: nothing to do */
+        rc = SR_OK;
+        goto out;
+    }
+    sr_proto_write_invocation(&record, NULL, method, args);
+    rc = sr_store_publish(call->db, call->hub->path, kind, targets, n_targets, excluded,
+                          n_excluded, record.ptr, record.len);
+    if (rc != 0) {
+        call->send_failed = 1;
+        rc = SR_ERR_DB;
+    }
+out:
+    free(targets);
+    free(excluded);
+    sr_buf_fini(&record);
+    json_decref(args);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Dispatch                                                                                   */
+
+static const sr_method *find_method(const sr_hub *hub, const char *name)
+{
+    for (const sr_method *m = hub->methods; m->name; m++)
+        if (!strcasecmp(m->name, name))
+            return m;
+    return NULL;
+}
+
+static void error_text(sr_buf *out, const char *lead, const char *name, const char *trail,
+                       const char *detail)
+{
+    sr_buf_printf(out, "%s '%s' %s", lead, name, trail);
+    if (detail && *detail)
+        sr_buf_printf(out, " %s", detail);
+}
+
+int sr_hub_invoke(sr_call *call, const sr_msg *msg, int detailed_errors, sr_buf *completion)
+{
+    const char *name = msg->target;
+    const sr_method *m = find_method(call->hub, name);
+    sr_buf text = SR_BUF_INIT;
+    int rc = 0;
+    call->method = m ? m->name : name;
+    if (!m) {
+        error_text(&text, "Failed to invoke", name, "due to an error on the server.",
+                   "HubException: Method does not exist.");
+    } else if (m->arity >= 0 && json_array_size(msg->arguments) != (size_t)m->arity) {
+        char detail[160];
+        snprintf(detail, sizeof detail,
+                 "InvalidDataException: Invocation provides %zu argument(s) but target expects %d.",
+                 json_array_size(msg->arguments), m->arity);
+        error_text(&text, "Failed to invoke", name, "due to an error on the server.",
+                   detailed_errors ? detail : NULL);
+    } else {
+        int status = m->fn(call, msg->arguments);
+        if (call->send_failed || status == SR_ERR_DB) {
+            rc = SR_ERR_DB;
+        } else if (status == SR_OK) {
+            if (msg->invocation_id)
+                sr_proto_write_completion_result(completion, msg->invocation_id, call->result);
+        } else if (status == SR_ERR_ARGS) {
+            error_text(&text, "Failed to invoke", name, "due to an error on the server.",
+                       detailed_errors ? call->error.ptr : NULL);
+        } else if (status == SR_ERR_HUB) {
+            sr_buf detail = SR_BUF_INIT;
+            sr_buf_printf(&detail, "HubException: %s", call->error.ptr ? call->error.ptr : "");
+            error_text(&text, "An unexpected error occurred invoking", name, "on the server.",
+                       detail.ptr);
+            sr_buf_fini(&detail);
+        } else {
+            sr_log_warn("hub %s: method %s failed: %s", call->hub->path, m->name,
+                        call->error.ptr ? call->error.ptr : "(no detail)");
+            sr_buf detail = SR_BUF_INIT;
+            if (detailed_errors)
+                sr_buf_printf(&detail, "Exception: %s", call->error.ptr ? call->error.ptr : "");
+            error_text(&text, "An unexpected error occurred invoking", name, "on the server.",
+                       detail.ptr);
+            sr_buf_fini(&detail);
+        }
+    }
+    if (rc == 0 && text.len && msg->invocation_id)
+        sr_proto_write_completion_error(completion, msg->invocation_id, text.ptr);
+    sr_buf_fini(&text);
+    call->method = NULL;
+    return rc;
+}
+
+int sr_hub_connected(sr_call *call)
+{
+    if (!call->hub->on_connected)
+        return 0;
+    int rc = call->hub->on_connected(call);
+    if (call->send_failed)
+        return SR_ERR_DB;
+    return rc;
+}
+
+void sr_hub_disconnected(sr_call *call, const char *error)
+{
+    if (call->hub->on_disconnected)
+        call->hub->on_disconnected(call, error);
+}

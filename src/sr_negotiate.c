@@ -1,0 +1,102 @@
+/*
+ * sr_negotiate.c — POST <hub>/negotiate: creates a connection and offers the transports.
+ *
+ * DESIGN: follows ASP.NET's HttpConnectionDispatcher (protocol.md §1.2): the version comes from
+ * the query key negotiateVersion, compared without regard to case; version errors are answered
+ * with 200 and {"error": ...} and create nothing; versions above 1 are clamped to 1. The public
+ * connection id and the secret connection token are independent 16-byte random values (for
+ * version 0 the client uses the id as the token, so the two are equal); only a hash of the
+ * token is stored. The connection row is created with its cursor at the current end of the
+ * message log: it receives what is sent after it exists, nothing earlier.
+ */
+#include "config.h"
+
+#include "sr_negotiate.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_db.h"
+#include "sr_http.h"
+#include "sr_log.h"
+#include "sr_route.h"
+#include "sr_store.h"
+#include "sr_token.h"
+
+int sr_negotiate_version(const char *query, char *error, size_t error_cap)
+{
+    char value[32];
+    int found = sr_http_query_get(query, "negotiateVersion", 1, value, sizeof value);
+    if (found == 0)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    long v = found > 0 ? strtol(value, &end, 10) : 0;
+    if (found < 0 || !value[0] || errno || *end || v < -2147483647L - 1 || v > 2147483647L) {
+        snprintf(error, error_cap, "The client requested a non-integer protocol version.");
+        return -1;
+    }
+    if (v < 0) { /* MinimumProtocolVersion is 0 */
+        snprintf(error, error_cap,
+                 "The client requested version '%ld', but the server does not support this "
+                 "version.",
+                 v);
+        return -1;
+    }
+    return v >= 1 ? 1 : 0;
+}
+
+static void respond_json(sr_exchange *ex, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    sr_http_response res;
+    sr_http_response_init(&res, 200);
+    sr_http_response_header(&res, "Content-Type", "application/json");
+    sr_http_response_no_cache(&res);
+    sr_http_response_body(&res, text, strlen(text));
+    sr_exchange_respond(ex, &res);
+    sr_http_response_fini(&res);
+    free(text);
+    json_decref(body);
+}
+
+void sr_negotiate_handle(sr_exchange *ex, const sr_hub *hub)
+{
+    if (strcmp(ex->req.method, "POST") != 0) {
+        sr_exchange_respond_text(ex, 405, NULL);
+        return;
+    }
+    char error[160];
+    int version = sr_negotiate_version(ex->req.query, error, sizeof error);
+    if (version < 0) {
+        respond_json(ex, json_pack("{s:s}", "error", error));
+        return;
+    }
+    char id[SR_ID_LEN + 1], token[SR_ID_LEN + 1];
+    unsigned char hash[SR_TOKEN_HASH_BYTES];
+    sr_token_random_id(id);
+    if (version >= 1)
+        sr_token_random_id(token);
+    else
+        memcpy(token, id, sizeof token);
+    sr_token_hash(token, strlen(token), hash);
+
+    PGconn *db = sr_db_thread();
+    if (!db || sr_store_conn_create(db, id, hash, hub->path, version) != 0) {
+        if (db && sr_db_broken(db))
+            sr_db_thread_reset();
+        sr_route_unavailable(ex);
+        return;
+    }
+    json_t *transports = json_pack("[{s:s,s:[s,s]}]", "transport", "LongPolling",
+                                   "transferFormats", "Text", "Binary");
+    json_t *body = json_pack("{s:i,s:s}", "negotiateVersion", version, "connectionId", id);
+    if (version >= 1)
+        json_object_set_new(body, "connectionToken", json_string(token));
+    json_object_set_new(body, "availableTransports", transports);
+    sr_log_debug("negotiated connection %s on %s (version %d)", id, hub->path, version);
+    respond_json(ex, body);
+}

@@ -1,0 +1,19 @@
+/*
+ * sr_negotiate.h — POST <hub>/negotiate (protocol.md §1).
+ */
+#ifndef SR_NEGOTIATE_H
+#define SR_NEGOTIATE_H
+
+#include "signalr-fcgi.h"
+#include "sr_exchange.h"
+
+/** Answers a negotiate request for @p hub (takes @p ex). */
+void sr_negotiate_handle(sr_exchange *ex, const sr_hub *hub);
+
+/**
+ * Chooses the negotiate version from the query string. Returns the version (0 or 1), or -1 and
+ * writes the error text the client must see into @p error.
+ */
+int sr_negotiate_version(const char *query, char *error, size_t error_cap);
+
+#endif

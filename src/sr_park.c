@@ -1,0 +1,351 @@
+/*
+ * sr_park.c — the table of requests parked on the event loop (see sr_park.h).
+ *
+ * DESIGN: waiters are kept in a hash by connection id (records addressed to connections, the
+ * handshake answer and control records are routed by lookup) and in one list (records for
+ * everyone are offered to each waiter of the hub). A waiter collects the hub records that match
+ * it into its frames buffer; the transport is told through ready() and, once per batch, through
+ * batch_end(), so that long polling can commit many cursors in one statement.
+ * Catching up: a newly parked waiter replays the records the feed holds in memory after its
+ * cursor; when its cursor is older than memory, the gap is read from the table first. Matching
+ * is the same function in both cases, so a poll sees the same records whichever worker serves
+ * it. Before the connection's handshake answer has been collected nothing else is (the client
+ * must see the handshake answer first, protocol.md §7.1); group records wait for the hub API.
+ */
+#include "config.h"
+
+#include "sr_park.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "sr_db.h"
+#include "sr_log.h"
+#include "sr_loop.h"
+#include "sr_mem.h"
+
+#define N_BUCKETS 16384
+
+static sr_waiter *buckets[N_BUCKETS];
+static sr_waiter *all_head;
+static size_t n_parked;
+static const sr_waiter_ops *batch_ops[4];
+static size_t n_batch_ops;
+
+static unsigned bucket_of(const char *id)
+{
+    unsigned h = 2166136261u;
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 16777619u;
+    return h % N_BUCKETS;
+}
+
+sr_waiter *sr_waiter_new(const sr_waiter_ops *ops, sr_exchange *ex)
+{
+    sr_waiter *w = sr_xcalloc(1, sizeof *w);
+    w->ops = ops;
+    w->ex = ex;
+    return w;
+}
+
+void sr_waiter_free(sr_waiter *w)
+{
+    if (!w)
+        return;
+    sr_exchange_free(w->ex);
+    free(w->user_id);
+    sr_buf_fini(&w->frames);
+    free(w);
+}
+
+sr_waiter *sr_park_find(const char *conn_id)
+{
+    for (sr_waiter *w = buckets[bucket_of(conn_id)]; w; w = w->hash_next)
+        if (!strcmp(w->conn_id, conn_id))
+            return w;
+    return NULL;
+}
+
+size_t sr_park_count(void)
+{
+    return n_parked;
+}
+
+sr_pos sr_park_seen(const sr_waiter *w)
+{
+    if (w->full)
+        return w->last_collected;
+    sr_pos feed = sr_feed_position();
+    return sr_pos_cmp(feed, w->cursor) > 0 ? feed : w->cursor;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Matching                                                                                   */
+
+static void note_ready(sr_waiter *w)
+{
+    w->ops->ready(w);
+    for (size_t i = 0; i < n_batch_ops; i++)
+        if (batch_ops[i] == w->ops)
+            return;
+    if (n_batch_ops < sizeof batch_ops / sizeof batch_ops[0])
+        batch_ops[n_batch_ops++] = w->ops;
+}
+
+static void flush_batch_ops(void)
+{
+    size_t n = n_batch_ops;
+    n_batch_ops = 0;
+    for (size_t i = 0; i < n; i++)
+        if (batch_ops[i]->batch_end)
+            batch_ops[i]->batch_end();
+}
+
+static void collect(sr_waiter *w, const sr_rec *rec)
+{
+    sr_buf_append(&w->frames, rec->body, rec->body_len);
+    w->last_collected = rec->pos;
+    if (w->frames.len >= SR_PARK_MAX_FRAMES)
+        w->full = 1;
+    note_ready(w);
+}
+
+/* Offers one record to one waiter. May end (and free) the waiter through its control hook. */
+static void offer_to(sr_waiter *w, const sr_rec *rec)
+{
+    if (w->full || sr_pos_cmp(rec->pos, w->cursor) <= 0 || strcmp(rec->hub, w->hub) != 0)
+        return;
+    switch (rec->kind) {
+    case SR_KIND_CONTROL:
+        if (sr_rec_targets(rec, w->conn_id))
+            w->ops->control(w, rec->body);
+        return;
+    case SR_KIND_HANDSHAKE:
+        if (!sr_rec_targets(rec, w->conn_id))
+            return;
+        w->handshaken = 1;
+        w->handshake_collected = 1;
+        collect(w, rec);
+        return;
+    case SR_KIND_ALL:
+        if (w->handshaken && !sr_rec_excludes(rec, w->conn_id))
+            collect(w, rec);
+        return;
+    case SR_KIND_CONNECTION:
+        if (w->handshaken && sr_rec_targets(rec, w->conn_id))
+            collect(w, rec);
+        return;
+    case SR_KIND_USER:
+        if (w->handshaken && w->user_id && sr_rec_targets(rec, w->user_id) &&
+            !sr_rec_excludes(rec, w->conn_id))
+            collect(w, rec);
+        return;
+    case SR_KIND_GROUP:
+        return;
+    }
+}
+
+void sr_park_batch_begin(void)
+{
+}
+
+void sr_park_offer(const sr_rec *rec)
+{
+    if (rec->kind == SR_KIND_ALL || rec->kind == SR_KIND_USER || rec->kind == SR_KIND_GROUP) {
+        for (sr_waiter *w = all_head, *next; w; w = next) {
+            next = w->next;
+            offer_to(w, rec);
+        }
+        return;
+    }
+    for (size_t t = 0; t < rec->n_targets; t++) {
+        for (sr_waiter *w = buckets[bucket_of(rec->targets[t])], *next; w; w = next) {
+            next = w->hash_next;
+            if (!strcmp(w->conn_id, rec->targets[t]))
+                offer_to(w, rec);
+        }
+    }
+}
+
+void sr_park_batch_end(void)
+{
+    flush_batch_ops();
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Parking                                                                                    */
+
+static void on_request_event(int fd, uint32_t events, void *arg)
+{
+    sr_waiter *w = arg;
+    if (events & EPOLLIN) {
+        char sink[4096];
+        ssize_t n = read(fd, sink, sizeof sink);
+        if (n > 0)
+            return; /* stray input (FastCGI records we do not use): discard */
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+    } else if (!(events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP))) {
+        return;
+    }
+    sr_park_remove(w);
+    w->ops->hangup(w);
+}
+
+static void replay_visit(const sr_rec *rec, void *arg)
+{
+    offer_to(arg, rec);
+}
+
+/* Reads records between the waiter's cursor and the start of the feed's memory from the table.
+ * Returns 0, or -1 when the database could not be read. */
+static int backfill(sr_waiter *w)
+{
+    PGconn *db = sr_feed_db();
+    if (!db)
+        return -1;
+    sr_pos after = w->cursor, until = sr_feed_window_start();
+    while (sr_pos_cmp(after, until) < 0 && w->parked) {
+        PGresult *r = sr_store_fetch(db, after, 1000);
+        if (!r) {
+            if (sr_db_broken(db))
+                sr_feed_db_failed();
+            return -1;
+        }
+        int n = PQntuples(r);
+        for (int i = 0; i < n && w->parked; i++) {
+            sr_rec rec;
+            if (sr_rec_from_row(r, i, &rec) != 0)
+                continue;
+            after = rec.pos;
+            if (sr_pos_cmp(rec.pos, until) <= 0)
+                offer_to(w, &rec);
+            sr_rec_fini(&rec);
+        }
+        PQclear(r);
+        if (n < 1000)
+            break;
+    }
+    return 0;
+}
+
+static void park_task(void *arg)
+{
+    sr_waiter *w = arg;
+    unsigned b = bucket_of(w->conn_id);
+    w->hash_next = buckets[b];
+    buckets[b] = w;
+    w->next = all_head;
+    if (all_head)
+        all_head->prev = w;
+    all_head = w;
+    w->prev = NULL;
+    w->parked = 1;
+    w->parked_at = sr_now();
+    n_parked++;
+    if (w->ex->in_fd >= 0) {
+        int flags = fcntl(w->ex->in_fd, F_GETFL);
+        fcntl(w->ex->in_fd, F_SETFL, flags | O_NONBLOCK);
+        if (sr_loop_add(w->ex->in_fd, EPOLLIN | EPOLLRDHUP, on_request_event, w) != 0) {
+            sr_park_remove(w);
+            w->ops->hangup(w);
+            return;
+        }
+    }
+    if (sr_feed_replay(w->cursor, replay_visit, w) != 0) {
+        if (backfill(w) != 0) {
+            sr_log_warn("park: cannot read the log for connection %s; answering later",
+                        w->conn_id);
+        } else if (w->parked) {
+            sr_pos start = sr_feed_window_start();
+            if (sr_pos_cmp(w->cursor, start) < 0)
+                w->cursor = start;
+            sr_feed_replay(w->cursor, replay_visit, w);
+        }
+    }
+    flush_batch_ops();
+}
+
+void sr_park_submit(sr_waiter *w)
+{
+    sr_loop_post(park_task, w);
+}
+
+void sr_park_remove(sr_waiter *w)
+{
+    if (!w->parked)
+        return;
+    sr_waiter **pp = &buckets[bucket_of(w->conn_id)];
+    while (*pp && *pp != w)
+        pp = &(*pp)->hash_next;
+    if (*pp)
+        *pp = w->hash_next;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        all_head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = w->hash_next = NULL;
+    w->parked = 0;
+    n_parked--;
+    if (w->ex && w->ex->in_fd >= 0)
+        sr_loop_del(w->ex->in_fd);
+}
+
+void sr_park_tick(double now)
+{
+    for (sr_waiter *w = all_head, *next; w; w = next) {
+        next = w->next;
+        if (w->ops->tick)
+            w->ops->tick(w, now);
+    }
+    flush_batch_ops();
+}
+
+void sr_park_shutdown(void)
+{
+    for (sr_waiter *w = all_head, *next; w; w = next) {
+        next = w->next;
+        w->ops->shutdown(w);
+    }
+    flush_batch_ops();
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Writing a final answer without blocking                                                     */
+
+static size_t n_finishing;
+
+static void on_finish_writable(int fd, uint32_t events, void *arg)
+{
+    sr_exchange *ex = arg;
+    (void)events;
+    int rc = sr_exchange_write_some(ex);
+    if (rc == 0)
+        return;
+    sr_loop_del(fd);
+    sr_exchange_free(ex);
+    n_finishing--;
+}
+
+void sr_park_finish_exchange(sr_exchange *ex, const void *response, size_t len)
+{
+    sr_exchange_queue(ex, response, len);
+    sr_exchange_queue_end(ex);
+    int rc = sr_exchange_write_some(ex);
+    if (rc != 0 || sr_loop_add(ex->out_fd, EPOLLOUT, on_finish_writable, ex) != 0) {
+        sr_exchange_free(ex);
+        return;
+    }
+    n_finishing++;
+}
+
+size_t sr_park_finishing(void)
+{
+    return n_finishing;
+}

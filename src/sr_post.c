@@ -1,0 +1,59 @@
+/*
+ * sr_post.c — POST <hub>?id=<token>: receive the client's records.
+ *
+ * DESIGN: the body is handed to the connection's session inside one transaction on the
+ * connection's locked row (sr_session.c). 200 means "accepted and processed"; hub errors travel
+ * back as protocol records, never as HTTP statuses (protocol.md §3). A body over the configured
+ * cap is refused with 413 before anything is parsed; an unknown token is 404; a database that
+ * cannot be reached is 503 with Retry-After, which the client reports as a failed send without
+ * closing the connection.
+ */
+#include "config.h"
+
+#include "sr_post.h"
+
+#include <string.h>
+
+#include "sr_db.h"
+#include "sr_route.h"
+#include "sr_session.h"
+#include "sr_store.h"
+#include "sr_token.h"
+
+void sr_post_handle(sr_exchange *ex, const sr_hub *hub, const char *token)
+{
+    if (ex->req.body_too_large) {
+        sr_exchange_respond_text(ex, 413, "Request body too large");
+        return;
+    }
+    unsigned char hash[SR_TOKEN_HASH_BYTES];
+    sr_conn_row row;
+    sr_token_hash(token, strlen(token), hash);
+    PGconn *db = sr_db_thread();
+    if (!db || sr_store_begin(db) != 0)
+        goto unavailable;
+    int found = sr_store_conn_lock(db, hash, &row);
+    if (found < 0)
+        goto rollback_unavailable;
+    if (found == 0 || strcmp(row.hub, hub->path) != 0) {
+        if (found)
+            sr_conn_row_fini(&row);
+        sr_store_rollback(db);
+        sr_exchange_respond_text(ex, 404, "No Connection with that ID");
+        return;
+    }
+    int rc = sr_session_receive(db, hub, &row, ex->req.body, ex->req.body_len);
+    sr_conn_row_fini(&row);
+    if (rc != 0 || sr_store_commit(db) != 0)
+        goto rollback_unavailable;
+    sr_exchange_respond_text(ex, 200, NULL);
+    return;
+
+rollback_unavailable:
+    if (sr_db_broken(db))
+        sr_db_thread_reset();
+    else
+        sr_store_rollback(db);
+unavailable:
+    sr_route_unavailable(ex);
+}

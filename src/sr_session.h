@@ -1,0 +1,34 @@
+/*
+ * sr_session.h — the hub-protocol side of one connection: the handshake, the records a client
+ * sends (possibly several per POST, possibly split across POSTs), their dispatch to the hub, and
+ * ending the connection. Everything happens inside the caller's database transaction, on a
+ * connection row the caller has locked.
+ */
+#ifndef SR_SESSION_H
+#define SR_SESSION_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "signalr-fcgi.h"
+#include "sr_store.h"
+
+/**
+ * Processes the bytes of one POST for the locked connection @p row of hub @p hub.
+ * Returns 0 when processed (the connection may have been ended: then it no longer exists when
+ * the transaction commits), or SR_ERR_DB (the caller rolls back and answers 503).
+ */
+int sr_session_receive(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *body,
+                       size_t len);
+
+/**
+ * Ends a connection inside the caller's transaction: deletes the row, queues @p close_record
+ * (may be NULL) and a "close" control record for whichever worker holds its poll or stream, and
+ * runs the hub's disconnect hook when the handshake had completed (@p error: the reason, NULL
+ * for a clean close). Returns 0 or SR_ERR_DB.
+ */
+int sr_session_end(PGconn *db, const sr_hub *hub, const char *conn_id, const char *user_id,
+                   const char *transport, int handshake_done, const char *close_record,
+                   const char *error);
+
+#endif

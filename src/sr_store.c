@@ -1,0 +1,354 @@
+/*
+ * sr_store.c — the SQL of the signalr schema (see sr_store.h and sql/migrations/).
+ *
+ * DESIGN: statements are plain PQexecParams calls with text parameters, except bytea values
+ * (token hashes, inbound bytes) which travel in binary form so no escaping is ever needed.
+ * Array values go out as array literals built by sr_store_array_literal() and come back as JSON
+ * text (array_to_json), which jansson parses, so no PostgreSQL array-literal parser is needed.
+ * Every function is a single round trip except where the comment says otherwise.
+ */
+#include "config.h"
+
+#include "sr_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_db.h"
+#include "signalr-fcgi.h"
+
+static const char *const kind_names[] = {"all", "connection", "group", "user", "handshake",
+                                         "control"};
+
+const char *sr_kind_name(sr_kind kind)
+{
+    return kind_names[kind];
+}
+
+void sr_conn_row_fini(sr_conn_row *row)
+{
+    free(row->hub);
+    free(row->transport);
+    free(row->user_id);
+    sr_buf_fini(&row->inbound);
+    memset(row, 0, sizeof *row);
+}
+
+static int command(PGconn *db, const char *sql, int n, const char *const *params)
+{
+    PGresult *r = sr_db_query(db, sql, n, params, NULL, NULL);
+    if (!r)
+        return SR_ERR_DB;
+    PQclear(r);
+    return 0;
+}
+
+int sr_store_begin(PGconn *db)
+{
+    return command(db, "BEGIN", 0, NULL);
+}
+
+int sr_store_commit(PGconn *db)
+{
+    return command(db, "COMMIT", 0, NULL);
+}
+
+void sr_store_rollback(PGconn *db)
+{
+    if (sr_db_broken(db))
+        return;
+    PGresult *r = PQexec(db, "ROLLBACK");
+    PQclear(r);
+}
+
+static char *dup_or_null(PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
+}
+
+int sr_store_conn_create(PGconn *db, const char *id, const unsigned char *token_hash,
+                         const char *hub, int negotiate_version)
+{
+    char version[16];
+    snprintf(version, sizeof version, "%d", negotiate_version);
+    const char *params[] = {id, (const char *)token_hash, hub, version};
+    const int lengths[] = {0, SR_TOKEN_HASH_BYTES, 0, 0};
+    const int formats[] = {0, 1, 0, 0};
+    PGresult *r = sr_db_query(
+        db,
+        "INSERT INTO signalr.connections (id, token_hash, hub, negotiate_version, cursor_seq, "
+        "cursor_id) VALUES ($1, $2, $3, $4, (SELECT COALESCE(max(seq), 0) FROM signalr.commits), "
+        "9223372036854775807)",
+        4, params, lengths, formats);
+    if (!r)
+        return SR_ERR_DB;
+    PQclear(r);
+    return 0;
+}
+
+int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row *row)
+{
+    const char *params[] = {(const char *)token_hash};
+    const int lengths[] = {SR_TOKEN_HASH_BYTES};
+    const int formats[] = {1};
+    PGresult *r = sr_db_query(
+        db,
+        "SELECT id, hub, transport, user_id, negotiate_version, handshake_done, "
+        "handshake_delivered, holder IS NOT NULL, poll_gen, cursor_seq, cursor_id, inbound "
+        "FROM signalr.connections WHERE token_hash = $1 FOR UPDATE",
+        1, params, lengths, formats);
+    if (!r)
+        return SR_ERR_DB;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return 0;
+    }
+    memset(row, 0, sizeof *row);
+    snprintf(row->id, sizeof row->id, "%s", PQgetvalue(r, 0, 0));
+    row->hub = dup_or_null(r, 0, 1);
+    row->transport = dup_or_null(r, 0, 2);
+    row->user_id = dup_or_null(r, 0, 3);
+    row->negotiate_version = atoi(PQgetvalue(r, 0, 4));
+    row->handshake_done = PQgetvalue(r, 0, 5)[0] == 't';
+    row->handshake_delivered = PQgetvalue(r, 0, 6)[0] == 't';
+    row->has_holder = PQgetvalue(r, 0, 7)[0] == 't';
+    row->poll_gen = atoll(PQgetvalue(r, 0, 8));
+    row->cursor.seq = atoll(PQgetvalue(r, 0, 9));
+    row->cursor.id = atoll(PQgetvalue(r, 0, 10));
+    size_t n = 0;
+    unsigned char *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 11), &n);
+    if (bytes) {
+        sr_buf_append(&row->inbound, bytes, n);
+        PQfreemem(bytes);
+    }
+    PQclear(r);
+    return 1;
+}
+
+int sr_store_conn_activate(PGconn *db, const char *id, const char *transport)
+{
+    const char *params[] = {id, transport};
+    return command(db,
+                   "UPDATE signalr.connections SET transport = $2, activated_at = now(), "
+                   "last_active = now() WHERE id = $1",
+                   2, params);
+}
+
+int sr_store_poll_take(PGconn *db, const char *id, const char *worker, long long *gen)
+{
+    const char *params[] = {id, worker};
+    PGresult *r = sr_db_query(db,
+                              "UPDATE signalr.connections SET poll_gen = poll_gen + 1, "
+                              "holder = $2, last_active = now() WHERE id = $1 RETURNING poll_gen",
+                              2, params, NULL, NULL);
+    if (!r)
+        return SR_ERR_DB;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return SR_ERR_DB;
+    }
+    *gen = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
+int sr_store_conn_handshake(PGconn *db, const char *id, const char *protocol)
+{
+    const char *params[] = {id, protocol};
+    return command(db,
+                   "UPDATE signalr.connections SET handshake_done = true, protocol = $2 "
+                   "WHERE id = $1",
+                   2, params);
+}
+
+int sr_store_conn_set_inbound(PGconn *db, const char *id, const char *p, size_t n)
+{
+    const char *params[] = {id, n ? p : ""};
+    const int lengths[] = {0, (int)n};
+    const int formats[] = {0, 1};
+    PGresult *r = sr_db_query(db, "UPDATE signalr.connections SET inbound = $2 WHERE id = $1",
+                              2, params, lengths, formats);
+    if (!r)
+        return SR_ERR_DB;
+    PQclear(r);
+    return 0;
+}
+
+int sr_store_conn_delete(PGconn *db, const char *id)
+{
+    const char *params[] = {id};
+    PGresult *r =
+        sr_db_query(db, "DELETE FROM signalr.connections WHERE id = $1", 1, params, NULL, NULL);
+    if (!r)
+        return SR_ERR_DB;
+    int n = atoi(PQcmdTuples(r));
+    PQclear(r);
+    return n > 0;
+}
+
+void sr_store_array_literal(sr_buf *out, const char *const *items, size_t n)
+{
+    sr_buf_appendc(out, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sr_buf_appendc(out, ',');
+        sr_buf_appendc(out, '"');
+        for (const char *s = items[i]; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                sr_buf_appendc(out, '\\');
+            sr_buf_appendc(out, *s);
+        }
+        sr_buf_appendc(out, '"');
+    }
+    sr_buf_appendc(out, '}');
+}
+
+int sr_store_publish(PGconn *db, const char *hub, sr_kind kind, const char *const *targets,
+                     size_t n_targets, const char *const *excluded, size_t n_excluded,
+                     const char *body, size_t body_len)
+{
+    sr_buf t = SR_BUF_INIT, x = SR_BUF_INIT;
+    if (n_targets)
+        sr_store_array_literal(&t, targets, n_targets);
+    if (n_excluded)
+        sr_store_array_literal(&x, excluded, n_excluded);
+    const char *params[] = {hub, sr_kind_name(kind), n_targets ? t.ptr : NULL,
+                            n_excluded ? x.ptr : NULL, body};
+    const int lengths[] = {0, 0, 0, 0, (int)body_len};
+    const int formats[] = {0, 0, 0, 0, 0};
+    PGresult *r = sr_db_query(db,
+                              "INSERT INTO signalr.messages (hub, kind, targets, excluded, body) "
+                              "VALUES ($1, $2, $3::text[], $4::text[], $5)",
+                              5, params, lengths, formats);
+    sr_buf_fini(&t);
+    sr_buf_fini(&x);
+    if (!r)
+        return SR_ERR_DB;
+    PQclear(r);
+    return 0;
+}
+
+int sr_store_log_end(PGconn *db, sr_pos *end)
+{
+    /* A position inside a commit is (seq, message id); (seq, INT64_MAX) is "after all of seq". */
+    PGresult *r = sr_db_query(db, "SELECT COALESCE(max(seq), 0) FROM signalr.commits", 0, NULL,
+                              NULL, NULL);
+    if (!r)
+        return SR_ERR_DB;
+    end->seq = atoll(PQgetvalue(r, 0, 0));
+    end->id = SR_POS_ID_END;
+    PQclear(r);
+    return 0;
+}
+
+PGresult *sr_store_fetch(PGconn *db, sr_pos after, int limit)
+{
+    char seq[24], id[24], lim[16];
+    snprintf(seq, sizeof seq, "%lld", after.seq);
+    snprintf(id, sizeof id, "%lld", after.id);
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *params[] = {seq, id, lim};
+    return sr_db_query(
+        db,
+        "SELECT c.seq, m.id, m.hub, m.kind, array_to_json(m.targets), "
+        "array_to_json(m.excluded), m.body "
+        "FROM signalr.commits c JOIN signalr.messages m ON m.xid = c.xid "
+        "WHERE c.seq >= $1::bigint AND (c.seq > $1::bigint OR m.id > $2::bigint) "
+        "ORDER BY c.seq, m.id LIMIT $3::integer",
+        3, params, NULL, NULL);
+}
+
+int sr_store_polls_finish(PGconn *db, sr_poll_end *polls, size_t n)
+{
+    if (n == 0)
+        return 0;
+    sr_buf ids = SR_BUF_INIT, gens = SR_BUF_INIT, seqs = SR_BUF_INIT, mids = SR_BUF_INIT,
+           hs = SR_BUF_INIT;
+    sr_buf *lists[] = {&ids, &gens, &seqs, &mids, &hs};
+    for (size_t k = 0; k < 5; k++)
+        sr_buf_appendc(lists[k], '{');
+    for (size_t i = 0; i < n; i++) {
+        const char *sep = i ? "," : "";
+        /* Connection ids are base64url (checked at negotiate), so they need no quoting. */
+        sr_buf_printf(&ids, "%s%s", sep, polls[i].id);
+        sr_buf_printf(&gens, "%s%lld", sep, polls[i].gen);
+        sr_buf_printf(&seqs, "%s%lld", sep, polls[i].cursor.seq);
+        sr_buf_printf(&mids, "%s%lld", sep, polls[i].cursor.id);
+        sr_buf_printf(&hs, "%s%s", sep, polls[i].handshake_delivered ? "t" : "f");
+        polls[i].still_current = 0;
+    }
+    for (size_t k = 0; k < 5; k++)
+        sr_buf_appendc(lists[k], '}');
+    const char *params[] = {ids.ptr, gens.ptr, seqs.ptr, mids.ptr, hs.ptr};
+    PGresult *r = sr_db_query(
+        db,
+        "UPDATE signalr.connections c SET cursor_seq = u.seq, cursor_id = u.mid, holder = NULL, "
+        "last_active = now(), handshake_delivered = c.handshake_delivered OR u.hs "
+        "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::boolean[]) "
+        "AS u(id, gen, seq, mid, hs) WHERE c.id = u.id AND c.poll_gen = u.gen RETURNING c.id",
+        5, params, NULL, NULL);
+    for (size_t k = 0; k < 5; k++)
+        sr_buf_fini(lists[k]);
+    if (!r)
+        return SR_ERR_DB;
+    for (int row = 0; row < PQntuples(r); row++) {
+        const char *id = PQgetvalue(r, row, 0);
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(polls[i].id, id))
+                polls[i].still_current = 1;
+    }
+    PQclear(r);
+    return 0;
+}
+
+PGresult *sr_store_reap_idle(PGconn *db, int disconnect_timeout, int poll_timeout, int limit)
+{
+    char dt[16], pt[16], lim[16];
+    snprintf(dt, sizeof dt, "%d", disconnect_timeout);
+    snprintf(pt, sizeof pt, "%d", poll_timeout);
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *params[] = {dt, pt, lim};
+    /* SKIP LOCKED: a connection a request thread is working on right now is not idle. */
+    return sr_db_query(
+        db,
+        "DELETE FROM signalr.connections WHERE id IN ("
+        " SELECT id FROM signalr.connections WHERE"
+        "  (holder IS NULL AND last_active < now() - make_interval(secs => $1::integer))"
+        "  OR last_active < now() - make_interval(secs => $1::integer + $2::integer + 10)"
+        " LIMIT $3::integer FOR UPDATE SKIP LOCKED) "
+        "RETURNING id, hub, user_id, transport, handshake_done",
+        3, params, NULL, NULL);
+}
+
+PGresult *sr_store_reap_handshake(PGconn *db, int handshake_timeout, int limit)
+{
+    char ht[16], lim[16];
+    snprintf(ht, sizeof ht, "%d", handshake_timeout);
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *params[] = {ht, lim};
+    return sr_db_query(
+        db,
+        "DELETE FROM signalr.connections WHERE id IN ("
+        " SELECT id FROM signalr.connections WHERE NOT handshake_done"
+        "  AND activated_at < now() - make_interval(secs => $1::integer)"
+        " LIMIT $2::integer FOR UPDATE SKIP LOCKED) RETURNING id, hub",
+        2, params, NULL, NULL);
+}
+
+int sr_store_prune(PGconn *db, int retention)
+{
+    char rt[16];
+    snprintf(rt, sizeof rt, "%d", retention);
+    const char *params[] = {rt};
+    int rc = command(db,
+                     "DELETE FROM signalr.messages WHERE created_at < "
+                     "now() - make_interval(secs => $1::integer)",
+                     1, params);
+    if (rc)
+        return rc;
+    return command(db,
+                   "DELETE FROM signalr.commits WHERE committed_at < "
+                   "now() - make_interval(secs => $1::integer)",
+                   1, params);
+}

@@ -1,0 +1,144 @@
+/*
+ * sr_store.h — every SQL statement the worker runs against the signalr schema.
+ *
+ * The rest of the worker speaks in connections, positions and records; only this module knows
+ * table and column names. Functions take the PGconn of the calling thread, never open or close
+ * transactions implicitly (callers use sr_store_begin/commit/rollback around a unit of work),
+ * and return 0 / a positive count on success and SR_ERR_DB on any database failure (already
+ * logged by sr_db).
+ */
+#ifndef SR_STORE_H
+#define SR_STORE_H
+
+#include <stddef.h>
+#include <libpq-fe.h>
+#include <jansson.h>
+
+#include "sr_buf.h"
+#include "sr_token.h"
+
+/** A position in the message log: (commit sequence, message id). (seq, SR_POS_ID_END) is the
+ *  position after every record of commit seq. */
+typedef struct sr_pos {
+    long long seq;
+    long long id;
+} sr_pos;
+
+#define SR_POS_ID_END 9223372036854775807LL
+
+static inline int sr_pos_cmp(sr_pos a, sr_pos b)
+{
+    if (a.seq != b.seq)
+        return a.seq < b.seq ? -1 : 1;
+    return a.id < b.id ? -1 : a.id > b.id;
+}
+
+typedef enum sr_kind {
+    SR_KIND_ALL,
+    SR_KIND_CONNECTION,
+    SR_KIND_GROUP,
+    SR_KIND_USER,
+    SR_KIND_HANDSHAKE,
+    SR_KIND_CONTROL,
+} sr_kind;
+
+/** The kind's name in the messages table ("all", "connection", ...). */
+const char *sr_kind_name(sr_kind kind);
+
+/** A connection row, as loaded by sr_store_conn_lock(). Strings are owned by the row. */
+typedef struct sr_conn_row {
+    char id[SR_ID_LEN + 1];
+    char *hub;
+    char *transport;      /* NULL before the first transport request */
+    char *user_id;        /* NULL for anonymous */
+    int negotiate_version;
+    int handshake_done;
+    int handshake_delivered;
+    int has_holder;       /* a poll or stream is held by some worker */
+    long long poll_gen;
+    sr_pos cursor;
+    sr_buf inbound;       /* incomplete record carried between POSTs */
+} sr_conn_row;
+
+void sr_conn_row_fini(sr_conn_row *row);
+
+int sr_store_begin(PGconn *db);
+int sr_store_commit(PGconn *db);
+/** Never fails from the caller's point of view (a broken connection is simply reset). */
+void sr_store_rollback(PGconn *db);
+
+/** Inserts a negotiated connection whose cursor is the current end of the log. */
+int sr_store_conn_create(PGconn *db, const char *id, const unsigned char *token_hash,
+                         const char *hub, int negotiate_version);
+
+/** Loads and row-locks (FOR UPDATE) the connection with this token hash, within the caller's
+ *  transaction. Returns 1 when found (row filled), 0 when there is no such connection. */
+int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row *row);
+
+/** Records the first transport request (transport chosen, activation time). */
+int sr_store_conn_activate(PGconn *db, const char *id, const char *transport);
+
+/** Makes @p worker the holder of a new poll; stores the new generation in *gen. */
+int sr_store_poll_take(PGconn *db, const char *id, const char *worker, long long *gen);
+
+/** Marks the handshake as done with @p protocol. */
+int sr_store_conn_handshake(PGconn *db, const char *id, const char *protocol);
+
+/** Stores the bytes of an incomplete record carried to the next POST. */
+int sr_store_conn_set_inbound(PGconn *db, const char *id, const char *p, size_t n);
+
+/** Deletes a connection. Returns 1 when it existed. */
+int sr_store_conn_delete(PGconn *db, const char *id);
+
+/**
+ * Appends a record to the log. @p targets / @p excluded may be NULL/0. The record becomes
+ * visible, in commit order, when the caller's transaction commits.
+ */
+int sr_store_publish(PGconn *db, const char *hub, sr_kind kind, const char *const *targets,
+                     size_t n_targets, const char *const *excluded, size_t n_excluded,
+                     const char *body, size_t body_len);
+
+/** The position just past the newest committed record. */
+int sr_store_log_end(PGconn *db, sr_pos *end);
+
+/**
+ * Fetches up to @p limit records after @p after, in log order. Columns of the result:
+ * 0 seq, 1 id, 2 hub, 3 kind, 4 targets (JSON array text or NULL), 5 excluded (same), 6 body.
+ * Returns NULL on failure. Caller PQclears.
+ */
+PGresult *sr_store_fetch(PGconn *db, sr_pos after, int limit);
+
+/** One long poll that ended on this worker, for sr_store_polls_finish(). */
+typedef struct sr_poll_end {
+    const char *id;
+    long long gen;
+    sr_pos cursor;           /* new cursor (unchanged when nothing was delivered) */
+    int handshake_delivered; /* the answer carries the handshake record */
+    int still_current;       /* out: the poll was still the newest (its answer may be sent) */
+} sr_poll_end;
+
+/**
+ * Ends @p n polls in one statement: for each poll that is still the connection's newest,
+ * stores the cursor, clears the holder and stamps last_active; sets still_current accordingly.
+ */
+int sr_store_polls_finish(PGconn *db, sr_poll_end *polls, size_t n);
+
+/**
+ * Deletes up to @p limit connections that are gone: no poll for @p disconnect_timeout seconds,
+ * or a held poll older than poll + disconnect timeout + a margin (its worker died). Columns of
+ * the result: 0 id, 1 hub, 2 user_id, 3 transport, 4 handshake_done ('t'/'f').
+ * Must run inside a transaction so hooks run by the caller commit together with the delete.
+ */
+PGresult *sr_store_reap_idle(PGconn *db, int disconnect_timeout, int poll_timeout, int limit);
+
+/** Deletes up to @p limit activated connections whose handshake did not arrive in time.
+ *  Columns: 0 id, 1 hub. */
+PGresult *sr_store_reap_handshake(PGconn *db, int handshake_timeout, int limit);
+
+/** Deletes log records older than @p retention seconds. */
+int sr_store_prune(PGconn *db, int retention);
+
+/** Encodes strings as a PostgreSQL text-array literal ({"a","b"}) into @p out. */
+void sr_store_array_literal(sr_buf *out, const char *const *items, size_t n);
+
+#endif
