@@ -149,8 +149,8 @@ void sr_longpoll_delete(sr_exchange *ex, const sr_hub *hub, const char *token)
                                  "Cannot terminate this connection using the DELETE endpoint.");
         return;
     }
-    int rc = sr_session_end(db, hub, row.id, row.user_id, row.transport, row.handshake_done,
-                            NULL, NULL);
+    int rc = sr_session_end(db, hub, row.id, row.user_id, row.transport,
+                            row.handshake_done && !row.ended, NULL, NULL, SR_END_DISPOSE);
     sr_conn_row_fini(&row);
     if (rc != 0 || sr_store_commit(db) != 0)
         goto rollback_unavailable;
@@ -223,15 +223,11 @@ static void lp_ready(sr_waiter *w)
 static void lp_control(sr_waiter *w, const char *verb)
 {
     if (!strcmp(verb, "close")) {
-        /* The connection ended (DELETE, Close message, handshake failure). What was collected
-         * before the end is still this poll's to deliver: the row is gone, so there is no cursor
-         * left to protect. */
-        unqueue(&due_head, w);
-        sr_park_remove(w);
-        if (w->frames.len)
-            answer(w, 200, "application/octet-stream", &w->frames);
-        else
-            answer(w, 204, "text/plain", NULL);
+        /* The session ended (DELETE, Close message, failed handshake). What was collected before
+         * the end is this poll's to deliver; nothing after it is. */
+        w->closing = 1;
+        w->full = 1;
+        enqueue(&due_head, w);
         return;
     }
     long long gen;
@@ -262,10 +258,40 @@ static void lp_shutdown(sr_waiter *w)
     answer(w, 200, "text/plain", NULL);
 }
 
+/* Answers a poll whose connection ended: with the last records if the poll is still the
+ * newest (and then the connection row goes: nothing is left to poll for), else 204. */
+static void answer_closing(PGconn *db, sr_waiter *w)
+{
+    int current = 1;
+    if (db) {
+        current = sr_store_poll_close(db, w->conn_id, w->poll_gen);
+        if (current < 0 && sr_db_broken(db))
+            sr_feed_db_failed();
+        /* On a database error the connection is over anyway: deliver rather than lose. */
+        current = current != 0;
+    }
+    sr_park_remove(w);
+    if (current && w->frames.len)
+        answer(w, 200, "application/octet-stream", &w->frames);
+    else
+        answer(w, 204, "text/plain", NULL);
+}
+
 void sr_longpoll_flush(void)
 {
-    sr_waiter *due = due_head, *gone = gone_head;
-    due_head = gone_head = NULL;
+    sr_waiter *due = NULL, *gone = gone_head;
+    gone_head = NULL;
+    for (sr_waiter *w = due_head, *next; w; w = next) {
+        next = w->ready_next;
+        if (w->closing) {
+            w->queued = 0;
+            answer_closing(sr_feed_db(), w);
+        } else {
+            w->ready_next = due;
+            due = w;
+        }
+    }
+    due_head = NULL;
     size_t n = 0;
     for (sr_waiter *w = due; w; w = w->ready_next)
         n++;

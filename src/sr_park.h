@@ -54,6 +54,7 @@ struct sr_waiter {
     double deadline;
     int parked;           /* in the table */
     int queued;           /* on the transport's ready list */
+    int closing;          /* the connection ended: answer with what was collected, then stop */
     sr_waiter *hash_next;
     sr_waiter *prev, *next;
     sr_waiter *ready_next; /* transport's list */

@@ -35,7 +35,7 @@ void sr_post_handle(sr_exchange *ex, const sr_hub *hub, const char *token)
     int found = sr_store_conn_lock(db, hash, &row);
     if (found < 0)
         goto rollback_unavailable;
-    if (found == 0 || strcmp(row.hub, hub->path) != 0) {
+    if (found == 0 || strcmp(row.hub, hub->path) != 0 || row.ended) {
         if (found)
             sr_conn_row_fini(&row);
         sr_store_rollback(db);

@@ -52,8 +52,10 @@ static int reap_idle(PGconn *db)
             continue; /* a hub this worker does not serve (e.g. removed from the build) */
         const char *user = PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2);
         const char *transport = PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3);
-        int handshake_done = PQgetvalue(r, i, 4)[0] == 't';
-        if (sr_session_end(db, hub, id, user, transport, handshake_done, NULL, NULL) != 0) {
+        /* An ended session already ran its disconnect hook. */
+        int hook = PQgetvalue(r, i, 4)[0] == 't' && PQgetvalue(r, i, 5)[0] != 't';
+        if (sr_session_end(db, hub, id, user, transport, hook, NULL, NULL, SR_END_DISPOSE) !=
+            0) {
             PQclear(r);
             sr_store_rollback(db);
             return -1;

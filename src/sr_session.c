@@ -33,10 +33,12 @@ static int publish_to(PGconn *db, const sr_hub *hub, sr_kind kind, const char *c
 
 int sr_session_end(PGconn *db, const sr_hub *hub, const char *conn_id, const char *user_id,
                    const char *transport, int handshake_done, const char *close_record,
-                   const char *error)
+                   const char *error, sr_end_mode mode)
 {
     const char *targets[] = {conn_id};
-    if (sr_store_conn_delete(db, conn_id) < 0)
+    int rc = mode == SR_END_DISPOSE ? sr_store_conn_delete(db, conn_id)
+                                    : sr_store_conn_mark_ended(db, conn_id);
+    if (rc < 0)
         return SR_ERR_DB;
     if (close_record &&
         sr_store_publish(db, hub->path, SR_KIND_CONNECTION, targets, 1, NULL, 0, close_record,
@@ -64,7 +66,7 @@ static int close_with_error(PGconn *db, const sr_hub *hub, sr_conn_row *row, con
     sr_proto_write_close(&close, CLOSE_ERROR_TEXT, allow_reconnect);
     sr_log_info("connection %s closed: %s", row->id, reason);
     int rc = sr_session_end(db, hub, row->id, row->user_id, row->transport, row->handshake_done,
-                            close.ptr, reason);
+                            close.ptr, reason, SR_END_KEEP_FOR_LAST_POLL);
     sr_buf_fini(&close);
     return rc;
 }
@@ -112,7 +114,8 @@ static int handshake(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char
     sr_buf_fini(&answer);
     if (rc != 0)
         return SR_ERR_DB;
-    rc = sr_session_end(db, hub, row->id, row->user_id, row->transport, 0, NULL, NULL);
+    rc = sr_session_end(db, hub, row->id, row->user_id, row->transport, 0, NULL, NULL,
+                        SR_END_KEEP_FOR_LAST_POLL);
     return rc ? rc : 0;
 }
 
@@ -157,7 +160,8 @@ static int message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *
         sr_buf close = SR_BUF_INIT;
         sr_proto_write_close(&close, NULL, 0);
         int end = sr_session_end(db, hub, row->id, row->user_id, row->transport,
-                                 row->handshake_done, close.ptr, NULL);
+                                 row->handshake_done, close.ptr, NULL,
+                                 SR_END_KEEP_FOR_LAST_POLL);
         sr_buf_fini(&close);
         rc = end ? end : 0;
         break;
@@ -199,7 +203,7 @@ int sr_session_receive(PGconn *db, const sr_hub *hub, sr_conn_row *row, const ch
                 sr_buf_fini(&answer);
                 if (step == 0)
                     step = sr_session_end(db, hub, row->id, row->user_id, row->transport, 0,
-                                          NULL, NULL);
+                                          NULL, NULL, SR_END_KEEP_FOR_LAST_POLL);
             } else {
                 step = close_with_error(db, hub, row, "message larger than the maximum size", 1);
             }

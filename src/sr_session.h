@@ -21,14 +21,25 @@
 int sr_session_receive(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *body,
                        size_t len);
 
+/** How sr_session_end() leaves the connection row. */
+typedef enum sr_end_mode {
+    /** The client is gone or asked to go (DELETE, reaping): remove the row now. */
+    SR_END_DISPOSE,
+    /** The server ended the session (Close message, protocol error, failed handshake): keep
+     *  the row, marked ended, so the next poll can still fetch the last records (a handshake
+     *  error, a Close message); that poll removes it (protocol.md §5.3: 204 once nothing is
+     *  left), or the reaper does after DisconnectTimeout. */
+    SR_END_KEEP_FOR_LAST_POLL,
+} sr_end_mode;
+
 /**
- * Ends a connection inside the caller's transaction: deletes the row, queues @p close_record
- * (may be NULL) and a "close" control record for whichever worker holds its poll or stream, and
- * runs the hub's disconnect hook when the handshake had completed (@p error: the reason, NULL
- * for a clean close). Returns 0 or SR_ERR_DB.
+ * Ends a connection inside the caller's transaction: removes or marks the row (@p mode),
+ * queues @p close_record (may be NULL) and a "close" control record for whichever worker holds
+ * its poll or stream, and runs the hub's disconnect hook when the handshake had completed
+ * (@p error: the reason, NULL for a clean close). Returns 0 or SR_ERR_DB.
  */
 int sr_session_end(PGconn *db, const sr_hub *hub, const char *conn_id, const char *user_id,
                    const char *transport, int handshake_done, const char *close_record,
-                   const char *error);
+                   const char *error, sr_end_mode mode);
 
 #endif

@@ -95,7 +95,7 @@ int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row 
     PGresult *r = sr_db_query(
         db,
         "SELECT id, hub, transport, user_id, negotiate_version, handshake_done, "
-        "handshake_delivered, holder IS NOT NULL, poll_gen, cursor_seq, cursor_id, inbound "
+        "handshake_delivered, holder IS NOT NULL, poll_gen, cursor_seq, cursor_id, inbound, ended "
         "FROM signalr.connections WHERE token_hash = $1 FOR UPDATE",
         1, params, lengths, formats);
     if (!r)
@@ -116,6 +116,7 @@ int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row 
     row->poll_gen = atoll(PQgetvalue(r, 0, 8));
     row->cursor.seq = atoll(PQgetvalue(r, 0, 9));
     row->cursor.id = atoll(PQgetvalue(r, 0, 10));
+    row->ended = PQgetvalue(r, 0, 12)[0] == 't';
     size_t n = 0;
     unsigned char *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 11), &n);
     if (bytes) {
@@ -180,6 +181,31 @@ int sr_store_conn_delete(PGconn *db, const char *id)
     const char *params[] = {id};
     PGresult *r =
         sr_db_query(db, "DELETE FROM signalr.connections WHERE id = $1", 1, params, NULL, NULL);
+    if (!r)
+        return SR_ERR_DB;
+    int n = atoi(PQcmdTuples(r));
+    PQclear(r);
+    return n > 0;
+}
+
+int sr_store_conn_mark_ended(PGconn *db, const char *id)
+{
+    const char *params[] = {id};
+    return command(db,
+                   "UPDATE signalr.connections SET ended = true, last_active = now() "
+                   "WHERE id = $1",
+                   1, params);
+}
+
+int sr_store_poll_close(PGconn *db, const char *id, long long gen)
+{
+    char g[24];
+    snprintf(g, sizeof g, "%lld", gen);
+    const char *params[] = {id, g};
+    PGresult *r = sr_db_query(db,
+                              "DELETE FROM signalr.connections WHERE id = $1 AND ended "
+                              "AND poll_gen = $2::bigint",
+                              2, params, NULL, NULL);
     if (!r)
         return SR_ERR_DB;
     int n = atoi(PQcmdTuples(r));
@@ -317,7 +343,7 @@ PGresult *sr_store_reap_idle(PGconn *db, int disconnect_timeout, int poll_timeou
         "  (holder IS NULL AND last_active < now() - make_interval(secs => $1::integer))"
         "  OR last_active < now() - make_interval(secs => $1::integer + $2::integer + 10)"
         " LIMIT $3::integer FOR UPDATE SKIP LOCKED) "
-        "RETURNING id, hub, user_id, transport, handshake_done",
+        "RETURNING id, hub, user_id, transport, handshake_done, ended",
         3, params, NULL, NULL);
 }
 
@@ -329,8 +355,8 @@ PGresult *sr_store_reap_handshake(PGconn *db, int handshake_timeout, int limit)
     const char *params[] = {ht, lim};
     return sr_db_query(
         db,
-        "DELETE FROM signalr.connections WHERE id IN ("
-        " SELECT id FROM signalr.connections WHERE NOT handshake_done"
+        "UPDATE signalr.connections SET ended = true, last_active = now() WHERE id IN ("
+        " SELECT id FROM signalr.connections WHERE NOT handshake_done AND NOT ended"
         "  AND activated_at < now() - make_interval(secs => $1::integer)"
         " LIMIT $2::integer FOR UPDATE SKIP LOCKED) RETURNING id, hub",
         2, params, NULL, NULL);

@@ -55,6 +55,7 @@ typedef struct sr_conn_row {
     int handshake_done;
     int handshake_delivered;
     int has_holder;       /* a poll or stream is held by some worker */
+    int ended;            /* the hub session is over; only the last records remain to fetch */
     long long poll_gen;
     sr_pos cursor;
     sr_buf inbound;       /* incomplete record carried between POSTs */
@@ -89,6 +90,13 @@ int sr_store_conn_set_inbound(PGconn *db, const char *id, const char *p, size_t 
 
 /** Deletes a connection. Returns 1 when it existed. */
 int sr_store_conn_delete(PGconn *db, const char *id);
+
+/** Marks a connection's hub session as over (the row stays for its last poll). */
+int sr_store_conn_mark_ended(PGconn *db, const char *id);
+
+/** Deletes an ended connection if @p gen is still its newest poll. Returns 1 when deleted,
+ *  0 when a newer poll exists or the row is gone. */
+int sr_store_poll_close(PGconn *db, const char *id, long long gen);
 
 /**
  * Appends a record to the log. @p targets / @p excluded may be NULL/0. The record becomes
@@ -126,13 +134,13 @@ int sr_store_polls_finish(PGconn *db, sr_poll_end *polls, size_t n);
 /**
  * Deletes up to @p limit connections that are gone: no poll for @p disconnect_timeout seconds,
  * or a held poll older than poll + disconnect timeout + a margin (its worker died). Columns of
- * the result: 0 id, 1 hub, 2 user_id, 3 transport, 4 handshake_done ('t'/'f').
+ * the result: 0 id, 1 hub, 2 user_id, 3 transport, 4 handshake_done, 5 ended ('t'/'f').
  * Must run inside a transaction so hooks run by the caller commit together with the delete.
  */
 PGresult *sr_store_reap_idle(PGconn *db, int disconnect_timeout, int poll_timeout, int limit);
 
-/** Deletes up to @p limit activated connections whose handshake did not arrive in time.
- *  Columns: 0 id, 1 hub. */
+/** Marks up to @p limit activated connections whose handshake did not arrive in time as
+ *  ended. Columns: 0 id, 1 hub. */
 PGresult *sr_store_reap_handshake(PGconn *db, int handshake_timeout, int limit);
 
 /** Deletes log records older than @p retention seconds. */

@@ -24,6 +24,8 @@ CREATE TABLE signalr.connections (
     protocol text,                             -- hub protocol chosen at handshake
     handshake_done boolean NOT NULL DEFAULT false,
     handshake_delivered boolean NOT NULL DEFAULT false,
+    ended boolean NOT NULL DEFAULT false,       -- the hub session is over; the row stays until
+                                               -- a poll has taken the last records (or reaping)
     user_id text,
     created_at timestamptz NOT NULL DEFAULT now(),
     activated_at timestamptz,                  -- first transport request

@@ -24,7 +24,7 @@ static int send_public_message(sr_call *call, json_t *args)
     localtime_r(&t, &tm);
     strftime(now, sizeof now, "%m/%d/%Y %H:%M:%S", &tm);
     return sr_send(call, sr_all(), "ReceivePublicMessage",
-                   json_pack("[s+++++]", sr_connection_id(call), ":", now, ":", message));
+                   json_pack("[s++++]", sr_connection_id(call), ":", now, ":", message));
 }
 
 static const sr_method chat_methods[] = {
