@@ -261,8 +261,10 @@ static void connect_db(void)
         window_start = position;
         have_position = 1;
     }
-    sr_log_info("feed: connected%s; reading the log after (%lld,%lld)",
-                use_listen ? " and listening" : "", position.seq, position.id);
+    /* In CGI mode every request connects: that is not news worth an info line each time. */
+    sr_log_at(use_listen ? SR_LOG_INFO : SR_LOG_DEBUG, __FILE__, __LINE__,
+              "feed: connected%s; reading the log after (%lld,%lld)",
+              use_listen ? " and listening" : "", position.seq, position.id);
     read_log(); /* whatever was committed while we were away */
 }
 

@@ -49,9 +49,22 @@ int sr_negotiate_version(const char *query, char *error, size_t error_cap)
     return v >= 1 ? 1 : 0;
 }
 
-static void respond_json(sr_exchange *ex, json_t *body)
+char *sr_negotiate_body(int version, const char *connection_id, const char *connection_token)
 {
+    json_t *transports = json_pack("[{s:s,s:[s,s]}]", "transport", "LongPolling",
+                                   "transferFormats", "Text", "Binary");
+    json_t *body =
+        json_pack("{s:i,s:s}", "negotiateVersion", version, "connectionId", connection_id);
+    if (version >= 1)
+        json_object_set_new(body, "connectionToken", json_string(connection_token));
+    json_object_set_new(body, "availableTransports", transports);
     char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    return text;
+}
+
+static void respond_text_json(sr_exchange *ex, char *text)
+{
     sr_http_response res;
     sr_http_response_init(&res, 200);
     sr_http_response_header(&res, "Content-Type", "application/json");
@@ -60,7 +73,6 @@ static void respond_json(sr_exchange *ex, json_t *body)
     sr_exchange_respond(ex, &res);
     sr_http_response_fini(&res);
     free(text);
-    json_decref(body);
 }
 
 void sr_negotiate_handle(sr_exchange *ex, const sr_hub *hub)
@@ -72,7 +84,9 @@ void sr_negotiate_handle(sr_exchange *ex, const sr_hub *hub)
     char error[160];
     int version = sr_negotiate_version(ex->req.query, error, sizeof error);
     if (version < 0) {
-        respond_json(ex, json_pack("{s:s}", "error", error));
+        json_t *body = json_pack("{s:s}", "error", error);
+        respond_text_json(ex, json_dumps(body, JSON_COMPACT));
+        json_decref(body);
         return;
     }
     char id[SR_ID_LEN + 1], token[SR_ID_LEN + 1];
@@ -91,12 +105,6 @@ void sr_negotiate_handle(sr_exchange *ex, const sr_hub *hub)
         sr_route_unavailable(ex);
         return;
     }
-    json_t *transports = json_pack("[{s:s,s:[s,s]}]", "transport", "LongPolling",
-                                   "transferFormats", "Text", "Binary");
-    json_t *body = json_pack("{s:i,s:s}", "negotiateVersion", version, "connectionId", id);
-    if (version >= 1)
-        json_object_set_new(body, "connectionToken", json_string(token));
-    json_object_set_new(body, "availableTransports", transports);
     sr_log_debug("negotiated connection %s on %s (version %d)", id, hub->path, version);
-    respond_json(ex, body);
+    respond_text_json(ex, sr_negotiate_body(version, id, token));
 }
