@@ -76,7 +76,7 @@ static int close_with_error(PGconn *db, const sr_hub *hub, sr_conn_row *row, con
 static int handshake(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *payload,
                      size_t len)
 {
-    char protocol[64], detail[256], error[256];
+    char protocol[64], detail[256], error[sizeof SR_HANDSHAKE_ERR_GENERIC + 256];
     long long version = 0;
     sr_buf answer = SR_BUF_INIT;
     int rc;
