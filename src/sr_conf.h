@@ -16,6 +16,8 @@ typedef struct sr_conf {
     int poll_timeout;         /* seconds a long poll is held (LongPolling.PollTimeout) */
     int disconnect_timeout;   /* seconds without a poll before a connection is removed */
     int handshake_timeout;    /* seconds from the first transport request to the handshake */
+    int keepalive_interval;   /* seconds between server Pings on a stream (KeepAliveInterval) */
+    int client_timeout;       /* seconds of client silence that end a stream (ClientTimeout) */
     int detailed_errors;      /* EnableDetailedErrors */
     int max_message_size;     /* MaximumReceiveMessageSize, bytes */
     int max_body_size;        /* largest POST body accepted, bytes (413 above) */

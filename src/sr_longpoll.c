@@ -73,9 +73,16 @@ void sr_longpoll_get(sr_exchange *ex, const sr_hub *hub, const char *token)
         sr_exchange_respond_text(ex, 400, "Cannot change transports mid-connection");
         return;
     }
+    if (row.ended && row.close_delivered) {
+        /* The session is over and its last records were delivered (protocol.md §5.3). */
+        sr_conn_row_fini(&row);
+        sr_store_rollback(db);
+        respond_empty(ex, 204, "text/plain");
+        return;
+    }
     if (!row.transport) {
         /* First poll: start the connection and answer at once (protocol.md §5.2). */
-        if (sr_store_conn_activate(db, row.id, "LongPolling") != 0 || sr_store_commit(db) != 0) {
+        if (sr_store_conn_activate(db, row.id, "LongPolling", NULL) != 0 || sr_store_commit(db) != 0) {
             sr_conn_row_fini(&row);
             goto rollback_unavailable;
         }
@@ -212,7 +219,7 @@ static void answer(sr_waiter *w, int status, const char *type, const sr_buf *bod
     w->ex = NULL;
     sr_park_finish_exchange(ex, out.ptr, out.len);
     sr_buf_fini(&out);
-    sr_waiter_free(w);
+    sr_park_bury(w);
 }
 
 static void lp_ready(sr_waiter *w)
@@ -259,12 +266,14 @@ static void lp_shutdown(sr_waiter *w)
 }
 
 /* Answers a poll whose connection ended: with the last records if the poll is still the
- * newest (and then the connection row goes: nothing is left to poll for), else 204. */
+ * newest (the row then records that nothing is left, so later polls get 204; it stays for the
+ * client's DELETE, which the official client sends right after its Close message), else 204. */
 static void answer_closing(PGconn *db, sr_waiter *w)
 {
     int current = 1;
     if (db) {
-        current = sr_store_poll_close(db, w->conn_id, w->poll_gen);
+        current = sr_store_poll_close(db, w->conn_id, w->poll_gen,
+                                      w->frames.len ? w->last_collected : w->db_cursor);
         if (current < 0 && sr_db_broken(db))
             sr_feed_db_failed();
         /* On a database error the connection is over anyway: deliver rather than lose. */
@@ -343,7 +352,7 @@ void sr_longpoll_flush(void)
     }
     for (sr_waiter *w = gone, *next; w; w = next) {
         next = w->ready_next;
-        sr_waiter_free(w);
+        sr_park_bury(w);
     }
     free(ends);
 }

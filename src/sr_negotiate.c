@@ -51,8 +51,12 @@ int sr_negotiate_version(const char *query, char *error, size_t error_cap)
 
 char *sr_negotiate_body(int version, const char *connection_id, const char *connection_token)
 {
-    json_t *transports = json_pack("[{s:s,s:[s,s]}]", "transport", "LongPolling",
-                                   "transferFormats", "Text", "Binary");
+    /* Server order is preference order (protocol.md §10.1): a client without a transport
+     * option tries the stream first and falls back to polling. */
+    json_t *transports =
+        json_pack("[{s:s,s:[s]},{s:s,s:[s,s]}]", "transport", "ServerSentEvents",
+                  "transferFormats", "Text", "transport", "LongPolling", "transferFormats",
+                  "Text", "Binary");
     json_t *body =
         json_pack("{s:i,s:s}", "negotiateVersion", version, "connectionId", connection_id);
     if (version >= 1)

@@ -18,7 +18,7 @@ int sr_negotiate_version(const char *query, char *error, size_t error_cap);
 
 /**
  * The JSON body of a successful negotiate (protocol.md §1.3): negotiateVersion, connectionId,
- * connectionToken (version 1 only) and availableTransports. Returns a malloc'ed string.
+ * connectionToken (version 1 only) and availableTransports (ServerSentEvents, then LongPolling). Returns a malloc'ed string.
  */
 char *sr_negotiate_body(int version, const char *connection_id, const char *connection_token);
 

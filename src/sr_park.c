@@ -52,14 +52,34 @@ sr_waiter *sr_waiter_new(const sr_waiter_ops *ops, sr_exchange *ex)
     return w;
 }
 
-void sr_waiter_free(sr_waiter *w)
+static sr_waiter *graveyard;
+
+static void waiter_free(sr_waiter *w)
 {
-    if (!w)
-        return;
     sr_exchange_free(w->ex);
     free(w->user_id);
     sr_buf_fini(&w->frames);
     free(w);
+}
+
+void sr_park_bury(sr_waiter *w)
+{
+    if (w->buried)
+        return;
+    sr_park_remove(w);
+    w->buried = 1;
+    w->grave_next = graveyard;
+    graveyard = w;
+}
+
+/* Frees buried waiters; called where no walk over waiters is in progress. */
+static void sweep(void)
+{
+    while (graveyard) {
+        sr_waiter *w = graveyard;
+        graveyard = w->grave_next;
+        waiter_free(w);
+    }
 }
 
 sr_waiter *sr_park_find(const char *conn_id)
@@ -88,12 +108,13 @@ sr_pos sr_park_seen(const sr_waiter *w)
 
 static void note_ready(sr_waiter *w)
 {
-    w->ops->ready(w);
+    const sr_waiter_ops *ops = w->ops;
+    ops->ready(w);
     for (size_t i = 0; i < n_batch_ops; i++)
-        if (batch_ops[i] == w->ops)
+        if (batch_ops[i] == ops)
             return;
     if (n_batch_ops < sizeof batch_ops / sizeof batch_ops[0])
-        batch_ops[n_batch_ops++] = w->ops;
+        batch_ops[n_batch_ops++] = ops;
 }
 
 static void flush_batch_ops(void)
@@ -103,13 +124,14 @@ static void flush_batch_ops(void)
     for (size_t i = 0; i < n; i++)
         if (batch_ops[i]->batch_end)
             batch_ops[i]->batch_end();
+    sweep();
 }
 
 static void collect(sr_waiter *w, const sr_rec *rec)
 {
     sr_buf_append(&w->frames, rec->body, rec->body_len);
     w->last_collected = rec->pos;
-    if (w->frames.len >= SR_PARK_MAX_FRAMES)
+    if (w->ops->max_frames && w->frames.len >= w->ops->max_frames)
         w->full = 1;
     note_ready(w);
 }
@@ -117,7 +139,8 @@ static void collect(sr_waiter *w, const sr_rec *rec)
 /* Offers one record to one waiter. May end (and free) the waiter through its control hook. */
 static void offer_to(sr_waiter *w, const sr_rec *rec)
 {
-    if (w->full || sr_pos_cmp(rec->pos, w->cursor) <= 0 || strcmp(rec->hub, w->hub) != 0)
+    if (!w->parked || w->full || sr_pos_cmp(rec->pos, w->cursor) <= 0 ||
+        strcmp(rec->hub, w->hub) != 0)
         return;
     switch (rec->kind) {
     case SR_KIND_CONTROL:
@@ -182,6 +205,12 @@ void sr_park_batch_end(void)
 static void on_request_event(int fd, uint32_t events, void *arg)
 {
     sr_waiter *w = arg;
+    if ((events & EPOLLOUT) && sr_park_write(w, (size_t)-1) != 0) {
+        sr_park_remove(w);
+        w->ops->hangup(w);
+        sweep();
+        return;
+    }
     if (events & EPOLLIN) {
         char sink[4096];
         ssize_t n = read(fd, sink, sizeof sink);
@@ -192,8 +221,11 @@ static void on_request_event(int fd, uint32_t events, void *arg)
     } else if (!(events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP))) {
         return;
     }
+    if (!w->parked)
+        return; /* ended while writing above */
     sr_park_remove(w);
     w->ops->hangup(w);
+    sweep();
 }
 
 static void replay_visit(const sr_rec *rec, void *arg)
@@ -253,6 +285,14 @@ static void park_task(void *arg)
         if (sr_loop_add(w->ex->in_fd, EPOLLIN | EPOLLRDHUP, on_request_event, w) != 0) {
             sr_park_remove(w);
             w->ops->hangup(w);
+            sweep();
+            return;
+        }
+    }
+    if (w->ops->parked) {
+        w->ops->parked(w);
+        if (!w->parked) {
+            sweep();
             return;
         }
     }
@@ -272,7 +312,26 @@ static void park_task(void *arg)
 
 void sr_park_submit(sr_waiter *w)
 {
+    /* A parked request needs only its socket: the parameters and body (a few KiB per request
+     * with lighttpd's ~30 variables) would otherwise stay for the life of a stream. */
+    sr_http_request_fini(&w->ex->req);
     sr_loop_post(park_task, w);
+}
+
+int sr_park_write(sr_waiter *w, size_t max_pending)
+{
+    sr_exchange *ex = w->ex;
+    int rc = sr_exchange_write_some(ex);
+    if (rc < 0)
+        return -1;
+    if (ex->pending.len > max_pending)
+        return -1;
+    int want_out = rc == 0;
+    if (ex->in_fd >= 0 && want_out != w->watching_out) {
+        sr_loop_mod(ex->in_fd, EPOLLIN | EPOLLRDHUP | (want_out ? EPOLLOUT : 0));
+        w->watching_out = want_out;
+    }
+    return 0;
 }
 
 void sr_park_remove(sr_waiter *w)

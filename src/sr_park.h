@@ -22,6 +22,11 @@ typedef struct sr_waiter sr_waiter;
 
 typedef struct sr_waiter_ops {
     const char *transport;
+    /** Collected bytes at which a waiter stops collecting (one long-poll answer); 0 = no cap
+     *  (a stream writes as it goes). */
+    size_t max_frames;
+    /** Optional: the waiter was just parked (a stream writes its head here). */
+    void (*parked)(sr_waiter *w);
     /** The waiter collected records in the current batch (w->frames is not empty). */
     void (*ready)(sr_waiter *w);
     /** A control record for the waiter's connection ("close", "poll <gen>"). */
@@ -52,6 +57,10 @@ struct sr_waiter {
     sr_buf frames;        /* collected hub records not yet written */
     double parked_at;
     double deadline;
+    double last_ping;     /* streams: when the last keep-alive went out */
+    int watching_out;     /* EPOLLOUT is armed: the socket was full */
+    int buried;
+    sr_waiter *grave_next;
     int parked;           /* in the table */
     int queued;           /* on the transport's ready list */
     int closing;          /* the connection ended: answer with what was collected, then stop */
@@ -62,8 +71,13 @@ struct sr_waiter {
 
 /** Allocates a waiter for @p ex (taken). */
 sr_waiter *sr_waiter_new(const sr_waiter_ops *ops, sr_exchange *ex);
-/** Frees the waiter and, if it still has one, its exchange. Must not be parked. */
-void sr_waiter_free(sr_waiter *w);
+
+/**
+ * Ends a waiter: unparks it and frees it (and its exchange, if it still has one) once the loop
+ * has finished what it is doing. Transport hooks run while the feed or a replay is walking the
+ * waiters, so a waiter is never freed under their feet; it merely stops receiving records.
+ */
+void sr_park_bury(sr_waiter *w);
 
 /** Hands a waiter to the loop thread, which parks it and catches it up. Thread-safe. */
 void sr_park_submit(sr_waiter *w);
@@ -88,6 +102,13 @@ void sr_park_tick(double now);
 void sr_park_shutdown(void);
 /** Number of parked waiters. */
 size_t sr_park_count(void);
+
+/**
+ * Writes what the waiter's exchange has queued without blocking; when the socket is full, keeps
+ * writing as it drains. Returns 0, or -1 when the client is gone or more than @p max_pending
+ * bytes are waiting (a reader that cannot keep up): the caller ends the waiter.
+ */
+int sr_park_write(sr_waiter *w, size_t max_pending);
 
 /**
  * Writes @p res on @p ex without blocking and frees it when done (watching for EPOLLOUT if the

@@ -34,16 +34,8 @@
 static double next_reap;
 static double next_prune;
 
-static int reap_idle(PGconn *db)
+int sr_reaper_end_rows(PGconn *db, PGresult *r, const char *why)
 {
-    if (sr_store_begin(db) != 0)
-        return -1;
-    PGresult *r = sr_store_reap_idle(db, sr_config->disconnect_timeout,
-                                     sr_config->poll_timeout, REAP_BATCH);
-    if (!r) {
-        sr_store_rollback(db);
-        return -1;
-    }
     int n = PQntuples(r);
     for (int i = 0; i < n; i++) {
         const char *id = PQgetvalue(r, i, 0), *path = PQgetvalue(r, i, 1);
@@ -54,16 +46,29 @@ static int reap_idle(PGconn *db)
         const char *transport = PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3);
         /* An ended session already ran its disconnect hook. */
         int hook = PQgetvalue(r, i, 4)[0] == 't' && PQgetvalue(r, i, 5)[0] != 't';
-        if (sr_session_end(db, hub, id, user, transport, hook, NULL, NULL, SR_END_DISPOSE) !=
-            0) {
-            PQclear(r);
-            sr_store_rollback(db);
-            return -1;
-        }
-        sr_log_info("connection %s on %s removed after %d s without a poll", id, path,
-                    sr_config->disconnect_timeout);
+        if (sr_session_end(db, hub, id, user, transport, hook, NULL, NULL, SR_END_DISPOSE) != 0)
+            return SR_ERR_DB;
+        sr_log_info("connection %s on %s removed: %s", id, path, why);
     }
+    return 0;
+}
+
+static int reap_idle(PGconn *db)
+{
+    if (sr_store_begin(db) != 0)
+        return -1;
+    PGresult *r = sr_store_reap_idle(db, sr_config->disconnect_timeout,
+                                     sr_config->poll_timeout, SR_WORKER_TIMEOUT, REAP_BATCH);
+    if (!r) {
+        sr_store_rollback(db);
+        return -1;
+    }
+    int rc = sr_reaper_end_rows(db, r, "its client or its worker is gone");
     PQclear(r);
+    if (rc != 0) {
+        sr_store_rollback(db);
+        return -1;
+    }
     return sr_store_commit(db) == 0 ? 0 : -1;
 }
 

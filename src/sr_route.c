@@ -18,6 +18,7 @@
 #include "sr_longpoll.h"
 #include "sr_negotiate.h"
 #include "sr_post.h"
+#include "sr_sse.h"
 
 #define NEGOTIATE_SUFFIX "/negotiate"
 
@@ -70,8 +71,7 @@ void sr_route_handle(sr_exchange *ex)
     else if (is_delete)
         sr_longpoll_delete(ex, hub, token);
     else if (sr_http_accepts(&ex->req, "text/event-stream"))
-        sr_exchange_respond_text(ex, 404,
-                                 "ServerSentEvents transport not supported by this end point type");
+        sr_sse_get(ex, hub, token);
     else
         sr_longpoll_get(ex, hub, token);
 }

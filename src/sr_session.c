@@ -121,7 +121,7 @@ static int handshake(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char
 
 /* Handles one hub message; returns 1 to continue, 0 when the connection ended, or SR_ERR_DB. */
 static int message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *payload,
-                   size_t len)
+                   size_t len, int *saw_ping)
 {
     sr_msg msg;
     char error[256];
@@ -166,6 +166,9 @@ static int message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *
         rc = end ? end : 0;
         break;
     }
+    case SR_MSG_PING:
+        *saw_ping = 1; /* arms the client timeout of a stream (protocol.md §6.3) */
+        break;
     default:
         /* Ping needs no answer (the client timeout arrives with Server-Sent Events); stream
          * items, completions and cancellations arrive with streaming; unknown types are
@@ -187,6 +190,7 @@ int sr_session_receive(PGconn *db, const sr_hub *hub, sr_conn_row *row, const ch
     sr_buf_append(&data, row->inbound.ptr, row->inbound.len);
     sr_buf_append(&data, body, len);
     size_t off = 0;
+    int saw_ping = 0;
     while (alive) {
         size_t payload_len;
         size_t used = sr_proto_next_record(data.ptr + off, data.len - off, &payload_len);
@@ -210,7 +214,7 @@ int sr_session_receive(PGconn *db, const sr_hub *hub, sr_conn_row *row, const ch
         } else if (!row->handshake_done) {
             step = handshake(db, hub, row, payload, payload_len);
         } else {
-            step = message(db, hub, row, payload, payload_len);
+            step = message(db, hub, row, payload, payload_len, &saw_ping);
         }
         if (step < 0) {
             rc = step;
@@ -218,6 +222,8 @@ int sr_session_receive(PGconn *db, const sr_hub *hub, sr_conn_row *row, const ch
         }
         alive = step == 1;
     }
+    if (rc == 0 && alive && row->transport && !strcmp(row->transport, "ServerSentEvents"))
+        rc = sr_store_conn_received(db, row->id, saw_ping); /* the client-timeout clock */
     if (rc == 0 && alive) {
         size_t rest = data.len - off;
         if (rest > max) {

@@ -95,7 +95,8 @@ int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row 
     PGresult *r = sr_db_query(
         db,
         "SELECT id, hub, transport, user_id, negotiate_version, handshake_done, "
-        "handshake_delivered, holder IS NOT NULL, poll_gen, cursor_seq, cursor_id, inbound, ended "
+        "handshake_delivered, holder IS NOT NULL, poll_gen, cursor_seq, cursor_id, inbound, ended, "
+        "close_delivered "
         "FROM signalr.connections WHERE token_hash = $1 FOR UPDATE",
         1, params, lengths, formats);
     if (!r)
@@ -117,6 +118,7 @@ int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row 
     row->cursor.seq = atoll(PQgetvalue(r, 0, 9));
     row->cursor.id = atoll(PQgetvalue(r, 0, 10));
     row->ended = PQgetvalue(r, 0, 12)[0] == 't';
+    row->close_delivered = PQgetvalue(r, 0, 13)[0] == 't';
     size_t n = 0;
     unsigned char *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 11), &n);
     if (bytes) {
@@ -127,13 +129,58 @@ int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row 
     return 1;
 }
 
-int sr_store_conn_activate(PGconn *db, const char *id, const char *transport)
+int sr_store_conn_activate(PGconn *db, const char *id, const char *transport,
+                           const char *holder)
 {
-    const char *params[] = {id, transport};
+    const char *params[] = {id, transport, holder};
     return command(db,
-                   "UPDATE signalr.connections SET transport = $2, activated_at = now(), "
-                   "last_active = now() WHERE id = $1",
+                   "UPDATE signalr.connections SET transport = $2, holder = $3, "
+                   "activated_at = now(), last_active = now() WHERE id = $1",
+                   3, params);
+}
+
+int sr_store_conn_received(PGconn *db, const char *id, int pinged)
+{
+    const char *params[] = {id, pinged ? "t" : "f"};
+    return command(db,
+                   "UPDATE signalr.connections SET last_received = now(), "
+                   "client_pinged = client_pinged OR $2::boolean WHERE id = $1",
                    2, params);
+}
+
+PGresult *sr_store_silent_streams(PGconn *db, const char *worker, int timeout)
+{
+    char t[16];
+    snprintf(t, sizeof t, "%d", timeout);
+    const char *params[] = {worker, t};
+    return sr_db_query(db,
+                       "SELECT id FROM signalr.connections WHERE holder = $1 AND client_pinged "
+                       "AND NOT ended AND last_received < now() - make_interval(secs => $2::integer)",
+                       2, params, NULL, NULL);
+}
+
+PGresult *sr_store_conn_release(PGconn *db, const char *id, const char *holder)
+{
+    const char *params[] = {id, holder};
+    return sr_db_query(db,
+                       "DELETE FROM signalr.connections WHERE id = $1 AND holder = $2 "
+                       "RETURNING id, hub, user_id, transport, handshake_done, ended",
+                       2, params, NULL, NULL);
+}
+
+int sr_store_worker_beat(PGconn *db, const char *worker)
+{
+    const char *params[] = {worker};
+    return command(db,
+                   "INSERT INTO signalr.workers (id) VALUES ($1) ON CONFLICT (id) "
+                   "DO UPDATE SET heartbeat_at = now()",
+                   1, params);
+}
+
+int sr_store_worker_remove(PGconn *db, const char *worker)
+{
+    const char *params[] = {worker};
+    return command(db, "DELETE FROM signalr.workers WHERE id = $1", 1, params);
 }
 
 int sr_store_poll_take(PGconn *db, const char *id, const char *worker, long long *gen)
@@ -197,15 +244,18 @@ int sr_store_conn_mark_ended(PGconn *db, const char *id)
                    1, params);
 }
 
-int sr_store_poll_close(PGconn *db, const char *id, long long gen)
+int sr_store_poll_close(PGconn *db, const char *id, long long gen, sr_pos cursor)
 {
-    char g[24];
+    char g[24], s[24], m[24];
     snprintf(g, sizeof g, "%lld", gen);
-    const char *params[] = {id, g};
+    snprintf(s, sizeof s, "%lld", cursor.seq);
+    snprintf(m, sizeof m, "%lld", cursor.id);
+    const char *params[] = {id, g, s, m};
     PGresult *r = sr_db_query(db,
-                              "DELETE FROM signalr.connections WHERE id = $1 AND ended "
-                              "AND poll_gen = $2::bigint",
-                              2, params, NULL, NULL);
+                              "UPDATE signalr.connections SET close_delivered = true, holder = NULL, "
+                              "last_active = now(), cursor_seq = $3::bigint, cursor_id = $4::bigint "
+                              "WHERE id = $1 AND poll_gen = $2::bigint",
+                              4, params, NULL, NULL);
     if (!r)
         return SR_ERR_DB;
     int n = atoi(PQcmdTuples(r));
@@ -328,23 +378,29 @@ int sr_store_polls_finish(PGconn *db, sr_poll_end *polls, size_t n)
     return 0;
 }
 
-PGresult *sr_store_reap_idle(PGconn *db, int disconnect_timeout, int poll_timeout, int limit)
+PGresult *sr_store_reap_idle(PGconn *db, int disconnect_timeout, int poll_timeout,
+                             int worker_timeout, int limit)
 {
-    char dt[16], pt[16], lim[16];
+    char dt[16], pt[16], wt[16], lim[16];
     snprintf(dt, sizeof dt, "%d", disconnect_timeout);
     snprintf(pt, sizeof pt, "%d", poll_timeout);
+    snprintf(wt, sizeof wt, "%d", worker_timeout);
     snprintf(lim, sizeof lim, "%d", limit);
-    const char *params[] = {dt, pt, lim};
+    const char *params[] = {dt, pt, wt, lim};
     /* SKIP LOCKED: a connection a request thread is working on right now is not idle. */
     return sr_db_query(
         db,
         "DELETE FROM signalr.connections WHERE id IN ("
-        " SELECT id FROM signalr.connections WHERE"
-        "  (holder IS NULL AND last_active < now() - make_interval(secs => $1::integer))"
-        "  OR last_active < now() - make_interval(secs => $1::integer + $2::integer + 10)"
-        " LIMIT $3::integer FOR UPDATE SKIP LOCKED) "
+        " SELECT c.id FROM signalr.connections c WHERE"
+        "  (c.holder IS NULL AND c.last_active < now() - make_interval(secs => $1::integer))"
+        "  OR (c.transport IS DISTINCT FROM 'ServerSentEvents' AND c.last_active < now() -"
+        "      make_interval(secs => $1::integer + $2::integer + 10))"
+        "  OR (c.transport = 'ServerSentEvents' AND c.holder IS NOT NULL AND NOT EXISTS ("
+        "      SELECT 1 FROM signalr.workers w WHERE w.id = c.holder"
+        "      AND w.heartbeat_at > now() - make_interval(secs => $3::integer)))"
+        " LIMIT $4::integer FOR UPDATE SKIP LOCKED) "
         "RETURNING id, hub, user_id, transport, handshake_done, ended",
-        3, params, NULL, NULL);
+        4, params, NULL, NULL);
 }
 
 PGresult *sr_store_reap_handshake(PGconn *db, int handshake_timeout, int limit)
@@ -368,6 +424,11 @@ int sr_store_prune(PGconn *db, int retention)
     snprintf(rt, sizeof rt, "%d", retention);
     const char *params[] = {rt};
     int rc = command(db,
+                     "DELETE FROM signalr.workers WHERE heartbeat_at < now() - interval '1 day'",
+                     0, NULL);
+    if (rc)
+        return rc;
+    rc = command(db,
                      "DELETE FROM signalr.messages WHERE created_at < "
                      "now() - make_interval(secs => $1::integer)",
                      1, params);

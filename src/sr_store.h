@@ -56,6 +56,7 @@ typedef struct sr_conn_row {
     int handshake_delivered;
     int has_holder;       /* a poll or stream is held by some worker */
     int ended;            /* the hub session is over; only the last records remain to fetch */
+    int close_delivered;  /* ...and a poll has fetched them: nothing is left */
     long long poll_gen;
     sr_pos cursor;
     sr_buf inbound;       /* incomplete record carried between POSTs */
@@ -76,8 +77,27 @@ int sr_store_conn_create(PGconn *db, const char *id, const unsigned char *token_
  *  transaction. Returns 1 when found (row filled), 0 when there is no such connection. */
 int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row *row);
 
-/** Records the first transport request (transport chosen, activation time). */
-int sr_store_conn_activate(PGconn *db, const char *id, const char *transport);
+/** Records the first transport request (transport chosen, activation time) and, for a
+ *  stream, the worker that holds it (@p holder NULL for long polling). */
+int sr_store_conn_activate(PGconn *db, const char *id, const char *transport,
+                           const char *holder);
+
+/** Notes that records arrived from the client (the client-timeout clock), and whether one of
+ *  them was a Ping (which arms the client timeout). */
+int sr_store_conn_received(PGconn *db, const char *id, int pinged);
+
+/** Streams held by @p worker whose client armed the timeout and then sent nothing for
+ *  @p timeout seconds. Column 0: id. */
+PGresult *sr_store_silent_streams(PGconn *db, const char *worker, int timeout);
+
+/** Deletes a connection this worker holds (its stream ended). Result columns as for
+ *  sr_store_reap_idle(); no row when it was already gone. */
+PGresult *sr_store_conn_release(PGconn *db, const char *id, const char *holder);
+
+/** Announces or refreshes this worker (its liveness vouches for the streams it holds). */
+int sr_store_worker_beat(PGconn *db, const char *worker);
+/** Removes this worker's row (clean shutdown). */
+int sr_store_worker_remove(PGconn *db, const char *worker);
 
 /** Makes @p worker the holder of a new poll; stores the new generation in *gen. */
 int sr_store_poll_take(PGconn *db, const char *id, const char *worker, long long *gen);
@@ -94,9 +114,10 @@ int sr_store_conn_delete(PGconn *db, const char *id);
 /** Marks a connection's hub session as over (the row stays for its last poll). */
 int sr_store_conn_mark_ended(PGconn *db, const char *id);
 
-/** Deletes an ended connection if @p gen is still its newest poll. Returns 1 when deleted,
- *  0 when a newer poll exists or the row is gone. */
-int sr_store_poll_close(PGconn *db, const char *id, long long gen);
+/** Records that the poll @p gen carried an ended session's last records (up to @p cursor), if
+ *  it is still the newest poll. Returns 1 when it was, 0 when a newer poll exists or the row is
+ *  gone. */
+int sr_store_poll_close(PGconn *db, const char *id, long long gen, sr_pos cursor);
 
 /**
  * Appends a record to the log. @p targets / @p excluded may be NULL/0. The record becomes
@@ -133,11 +154,13 @@ int sr_store_polls_finish(PGconn *db, sr_poll_end *polls, size_t n);
 
 /**
  * Deletes up to @p limit connections that are gone: no poll for @p disconnect_timeout seconds,
- * or a held poll older than poll + disconnect timeout + a margin (its worker died). Columns of
+ * a held poll older than poll + disconnect timeout + a margin (its worker died), or a stream
+ * whose worker stopped sending heartbeats for @p worker_timeout seconds. Columns of
  * the result: 0 id, 1 hub, 2 user_id, 3 transport, 4 handshake_done, 5 ended ('t'/'f').
  * Must run inside a transaction so hooks run by the caller commit together with the delete.
  */
-PGresult *sr_store_reap_idle(PGconn *db, int disconnect_timeout, int poll_timeout, int limit);
+PGresult *sr_store_reap_idle(PGconn *db, int disconnect_timeout, int poll_timeout,
+                             int worker_timeout, int limit);
 
 /** Marks up to @p limit activated connections whose handshake did not arrive in time as
  *  ended. Columns: 0 id, 1 hub. */

@@ -39,6 +39,7 @@
 #include "sr_park.h"
 #include "sr_reaper.h"
 #include "sr_route.h"
+#include "sr_sse.h"
 
 static char worker_id[128];
 static sr_conf conf;
@@ -63,6 +64,7 @@ static void tick(void)
     sr_feed_tick();
     sr_park_tick(now);
     sr_longpoll_flush();
+    sr_sse_tick(now);
     sr_reaper_tick(now);
 }
 
@@ -71,6 +73,7 @@ static void stop_task(void *arg)
     (void)arg;
     sr_park_shutdown();
     sr_longpoll_flush();
+    sr_sse_shutdown();
 }
 
 static void feed_start_task(void *arg)

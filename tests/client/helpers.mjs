@@ -28,10 +28,15 @@ const clientLogLevel = process.env.SIGNALR_CLIENT_LOG
     ? signalR.LogLevel[process.env.SIGNALR_CLIENT_LOG] ?? signalR.LogLevel.Debug
     : signalR.LogLevel.Error;
 
-/** Starts a HubConnection to /Hubs/<hub> over LongPolling; `t` (a node:test context) stops it. */
+/** The transport the real-client suites run over: SIGNALR_TRANSPORT=LongPolling (default),
+ *  ServerSentEvents, or auto (no transport option: the client's own choice and fallback). */
+export const TRANSPORT = process.env.SIGNALR_TRANSPORT ?? "LongPolling";
+const transportOption = TRANSPORT === "auto" ? {} : { transport: signalR.HttpTransportType[TRANSPORT] };
+
+/** Starts a HubConnection to /Hubs/<hub> over TRANSPORT; `t` (a node:test context) stops it. */
 export async function connect(t, hub, options = {}) {
     const conn = new signalR.HubConnectionBuilder()
-        .withUrl(hubUrl(hub), { transport: signalR.HttpTransportType.LongPolling, ...options })
+        .withUrl(hubUrl(hub), { ...transportOption, ...options })
         .configureLogging(clientLogLevel)
         .build();
     await conn.start();

@@ -39,8 +39,15 @@ static void check_body(int version)
     ok(json_object_get(b, "useStatefulReconnect") == NULL, "v%d never offers stateful reconnect",
        version);
     json_t *t = json_object_get(b, "availableTransports");
-    is_int((long long)json_array_size(t), 1, "v%d one transport offered", version);
-    json_t *lp = json_array_get(t, 0);
+    is_int((long long)json_array_size(t), 2, "v%d two transports offered", version);
+    json_t *sse = json_array_get(t, 0);
+    is_str(json_string_value(json_object_get(sse, "transport")), "ServerSentEvents",
+           "v%d ServerSentEvents preferred", version);
+    json_t *sse_formats = json_object_get(sse, "transferFormats");
+    is_int((long long)json_array_size(sse_formats), 1, "v%d one format for the stream", version);
+    is_str(json_string_value(json_array_get(sse_formats, 0)), "Text",
+           "v%d ServerSentEvents carries Text only", version);
+    json_t *lp = json_array_get(t, 1);
     is_str(json_string_value(json_object_get(lp, "transport")), "LongPolling",
            "v%d LongPolling offered", version);
     json_t *formats = json_object_get(lp, "transferFormats");
