@@ -13,7 +13,7 @@
 
 int main(int argc, char **argv)
 {
-    if (sr_hub_register(&chat_room_hub) != SR_OK)
+    if (sr_hub_register(&chat_room_hub) != SR_OK || sr_hub_register(&rooms_hub) != SR_OK)
         return 1;
     const char *test = getenv("SIGNALR_TEST_HUBS");
     if (test && !strcmp(test, "1") && sr_hub_register(&test_hub) != SR_OK)

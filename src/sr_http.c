@@ -353,6 +353,28 @@ int sr_http_query_get(const char *query, const char *key, int ignore_case, char 
     return 0;
 }
 
+int sr_http_query_foreach(const char *query,
+                          void (*visit)(const char *key, const char *value, void *arg), void *arg)
+{
+    char key[SR_HTTP_QUERY_PART_MAX], value[SR_HTTP_QUERY_PART_MAX];
+    const char *p = query;
+    int n = 0;
+
+    while (*p) {
+        const char *pair_end = p + strcspn(p, "&");
+        if (pair_end > p) {
+            const char *eq = memchr(p, '=', (size_t)(pair_end - p));
+            if (decode_value(p, eq ? eq : pair_end, key, sizeof key) > 0 && key[0] &&
+                decode_value(eq ? eq + 1 : pair_end, pair_end, value, sizeof value) > 0) {
+                visit(key, value, arg);
+                n++;
+            }
+        }
+        p = *pair_end ? pair_end + 1 : pair_end;
+    }
+    return n;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Response
  */

@@ -63,6 +63,17 @@ int sr_http_accepts(const sr_http_request *req, const char *type);
 int sr_http_query_get(const char *query, const char *key, int ignore_case, char *out,
                       size_t out_cap) __attribute__((warn_unused_result));
 
+/** Longest decoded key or value sr_http_query_foreach() passes on, including the NUL. */
+#define SR_HTTP_QUERY_PART_MAX 4096
+
+/**
+ * Calls @p visit for every pair of a query string with a non-empty key, in order, with the key
+ * and value percent-decoded ('+' as space). Pairs that are malformed (bad escape, decoded NUL)
+ * or longer than SR_HTTP_QUERY_PART_MAX are skipped. Returns the number of pairs visited.
+ */
+int sr_http_query_foreach(const char *query,
+                          void (*visit)(const char *key, const char *value, void *arg), void *arg);
+
 typedef struct sr_http_response {
     int status;
     sr_buf headers; /* "Name: value\r\n" lines */

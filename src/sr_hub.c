@@ -21,8 +21,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sr_context.h"
 #include "sr_log.h"
 #include "sr_store.h"
+#include "sr_token.h"
 
 #define MAX_HUBS 64
 #define MAX_METHODS 4096
@@ -186,6 +188,154 @@ sr_target sr_client(const char *connection_id)
     return t;
 }
 
+sr_target sr_clients(const char *const *connection_ids, size_t n)
+{
+    sr_target t = {SR_TARGET_CONNECTIONS, NULL, connection_ids, n, NULL, NULL, 0};
+    return t;
+}
+
+sr_target sr_group(const char *name)
+{
+    sr_target t = {SR_TARGET_GROUPS, name, NULL, 0, NULL, NULL, 0};
+    return t;
+}
+
+sr_target sr_groups(const char *const *names, size_t n)
+{
+    sr_target t = {SR_TARGET_GROUPS, NULL, names, n, NULL, NULL, 0};
+    return t;
+}
+
+sr_target sr_group_except(const char *name, const char *const *connection_ids, size_t n)
+{
+    sr_target t = {SR_TARGET_GROUPS, name, NULL, 0, NULL, connection_ids, n};
+    return t;
+}
+
+sr_target sr_others_in_group(const sr_call *call, const char *name)
+{
+    sr_target t = {SR_TARGET_GROUPS, name, NULL, 0, call->connection_id, NULL, 0};
+    return t;
+}
+
+sr_target sr_user(const char *user_id)
+{
+    sr_target t = {SR_TARGET_USERS, user_id, NULL, 0, NULL, NULL, 0};
+    return t;
+}
+
+sr_target sr_users(const char *const *user_ids, size_t n)
+{
+    sr_target t = {SR_TARGET_USERS, NULL, user_ids, n, NULL, NULL, 0};
+    return t;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Groups                                                                                     */
+
+/* A group name is non-empty UTF-8 of at most SR_GROUP_NAME_MAX bytes without control
+ * characters (they would make log lines and control records ambiguous). */
+static int valid_group_name(const char *name)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (len == 0 || len > SR_GROUP_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            return 0;
+    json_t *probe = json_string(name); /* jansson validates UTF-8 */
+    json_decref(probe);
+    return probe != NULL;
+}
+
+static int change_group(sr_call *call, const char *connection_id, const char *name, int add)
+{
+    if (!valid_group_name(name)) {
+        sr_buf_reset(&call->error);
+        sr_buf_printf(&call->error, "Invalid group name: it must be 1 to %d bytes of UTF-8 "
+                                    "without control characters.",
+                      SR_GROUP_NAME_MAX);
+        return SR_ERR_INVALID;
+    }
+    if (!connection_id || !sr_token_is_id(connection_id, strlen(connection_id))) {
+        sr_buf_reset(&call->error);
+        sr_buf_appends(&call->error, "Invalid connection id.");
+        return SR_ERR_INVALID;
+    }
+    int rc = add ? sr_store_group_add(call->db, call->hub->path, connection_id, name)
+                 : sr_store_group_remove(call->db, connection_id, name);
+    if (rc < 0) {
+        call->send_failed = 1;
+        return SR_ERR_DB;
+    }
+    if (rc == 0)
+        return SR_OK; /* no such connection / not a member: nothing changes */
+    /* Tell whichever worker holds the connection, at this point in commit order. */
+    sr_buf verb = SR_BUF_INIT;
+    sr_buf_printf(&verb, "%s %s", add ? "group+" : "group-", name);
+    const char *targets[] = {connection_id};
+    rc = sr_store_publish(call->db, call->hub->path, SR_KIND_CONTROL, targets, 1, NULL, 0,
+                          verb.ptr, verb.len);
+    sr_buf_fini(&verb);
+    if (rc != 0) {
+        call->send_failed = 1;
+        return SR_ERR_DB;
+    }
+    return SR_OK;
+}
+
+int sr_group_add(sr_call *call, const char *connection_id, const char *name)
+{
+    return change_group(call, connection_id, name, 1);
+}
+
+int sr_group_remove(sr_call *call, const char *connection_id, const char *name)
+{
+    return change_group(call, connection_id, name, 0);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Context                                                                                    */
+
+const char *sr_header(const sr_call *call, const char *name)
+{
+    return sr_context_get(call->request, "headers", name);
+}
+
+const char *sr_query(const sr_call *call, const char *key)
+{
+    return sr_context_get(call->request, "query", key);
+}
+
+const char *sr_cookie(const sr_call *call, const char *name)
+{
+    return sr_context_get(call->request, "cookies", name);
+}
+
+json_t *sr_item(const sr_call *call, const char *key)
+{
+    return call->items && key ? json_object_get(call->items, key) : NULL;
+}
+
+int sr_item_set_new(sr_call *call, const char *key, json_t *value)
+{
+    if (!call->items || !key || !*key) {
+        json_decref(value);
+        return SR_ERR_INVALID;
+    }
+    if (value)
+        json_object_set_new(call->items, key, value);
+    else
+        json_object_del(call->items, key);
+    call->items_changed = 1;
+    return SR_OK;
+}
+
+void sr_abort(sr_call *call)
+{
+    call->aborted = 1;
+}
+
 /* Flattens "one" + "names" into one array of borrowed strings (caller frees the array). */
 static const char **flatten(const char *one, const char *const *names, size_t n, size_t *out_n)
 {
@@ -264,6 +414,45 @@ static const sr_method *find_method(const sr_hub *hub, const char *name)
     return NULL;
 }
 
+/* Filter chains: each step runs the next filter that has a hook of the kind at hand, and the
+ * last step runs the method or hook itself. call->filter_depth is the position in the chain
+ * (a filter calls next at most once). */
+static int invoke_next(sr_call *call, json_t *args)
+{
+    const sr_filter *const *filters = call->hub->filters;
+    while (filters && filters[call->filter_depth]) {
+        const sr_filter *f = filters[call->filter_depth++];
+        if (f->invoke)
+            return f->invoke(call, args, invoke_next);
+    }
+    return call->method_fn(call, args);
+}
+
+static int connected_next(sr_call *call)
+{
+    const sr_filter *const *filters = call->hub->filters;
+    while (filters && filters[call->filter_depth]) {
+        const sr_filter *f = filters[call->filter_depth++];
+        if (f->connected)
+            return f->connected(call, connected_next);
+    }
+    return call->hub->on_connected ? call->hub->on_connected(call) : 0;
+}
+
+static void disconnected_next(sr_call *call, const char *error)
+{
+    const sr_filter *const *filters = call->hub->filters;
+    while (filters && filters[call->filter_depth]) {
+        const sr_filter *f = filters[call->filter_depth++];
+        if (f->disconnected) {
+            f->disconnected(call, error, disconnected_next);
+            return;
+        }
+    }
+    if (call->hub->on_disconnected)
+        call->hub->on_disconnected(call, error);
+}
+
 static void error_text(sr_buf *out, const char *lead, const char *name, const char *trail,
                        const char *detail)
 {
@@ -290,7 +479,9 @@ int sr_hub_invoke(sr_call *call, const sr_msg *msg, int detailed_errors, sr_buf 
         error_text(&text, "Failed to invoke", name, "due to an error on the server.",
                    detailed_errors ? detail : NULL);
     } else {
-        int status = m->fn(call, msg->arguments);
+        call->method_fn = m->fn;
+        call->filter_depth = 0;
+        int status = invoke_next(call, msg->arguments);
         if (call->send_failed || status == SR_ERR_DB) {
             rc = SR_ERR_DB;
         } else if (status == SR_OK) {
@@ -325,9 +516,8 @@ int sr_hub_invoke(sr_call *call, const sr_msg *msg, int detailed_errors, sr_buf 
 
 int sr_hub_connected(sr_call *call)
 {
-    if (!call->hub->on_connected)
-        return 0;
-    int rc = call->hub->on_connected(call);
+    call->filter_depth = 0;
+    int rc = connected_next(call);
     if (call->send_failed)
         return SR_ERR_DB;
     return rc;
@@ -335,6 +525,6 @@ int sr_hub_connected(sr_call *call)
 
 void sr_hub_disconnected(sr_call *call, const char *error)
 {
-    if (call->hub->on_disconnected)
-        call->hub->on_disconnected(call, error);
+    call->filter_depth = 0;
+    disconnected_next(call, error);
 }

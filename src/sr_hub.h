@@ -23,6 +23,12 @@ struct sr_call {
     json_t *result;            /* owned */
     sr_buf error;              /* hub error text, or failure detail */
     int send_failed;           /* a send hit a database error */
+    const json_t *request;     /* context document (sr_context.h), borrowed; may be NULL */
+    json_t *items;             /* Context.Items, borrowed from the connection row; may be NULL */
+    int items_changed;
+    int aborted;               /* sr_abort() was called */
+    size_t filter_depth;       /* how many filters the current call has passed */
+    int (*method_fn)(sr_call *call, json_t *args); /* the method a filter chain ends in */
 };
 
 /** Initialises a call context for a connection; strings are borrowed. */

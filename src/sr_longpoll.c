@@ -82,7 +82,8 @@ void sr_longpoll_get(sr_exchange *ex, const sr_hub *hub, const char *token)
     }
     if (!row.transport) {
         /* First poll: start the connection and answer at once (protocol.md §5.2). */
-        if (sr_store_conn_activate(db, row.id, "LongPolling", NULL) != 0 || sr_store_commit(db) != 0) {
+        if (sr_session_activate(db, hub, &row, &ex->req, "LongPolling", NULL) != 0 ||
+            sr_store_commit(db) != 0) {
             sr_conn_row_fini(&row);
             goto rollback_unavailable;
         }
@@ -105,7 +106,9 @@ void sr_longpoll_get(sr_exchange *ex, const sr_hub *hub, const char *token)
             goto rollback_unavailable;
         }
     }
-    if (sr_store_commit(db) != 0) {
+    PGresult *groups = sr_store_groups_of(db, row.id);
+    if (!groups || sr_store_commit(db) != 0) {
+        PQclear(groups);
         sr_conn_row_fini(&row);
         goto rollback_unavailable;
     }
@@ -118,6 +121,8 @@ void sr_longpoll_get(sr_exchange *ex, const sr_hub *hub, const char *token)
     w->cursor = w->db_cursor = row.cursor;
     w->handshaken = row.handshake_delivered;
     w->deadline = sr_now() + sr_config->poll_timeout;
+    sr_park_set_groups(w, groups);
+    PQclear(groups);
     sr_conn_row_fini(&row);
     sr_park_submit(w);
     return;
@@ -156,8 +161,8 @@ void sr_longpoll_delete(sr_exchange *ex, const sr_hub *hub, const char *token)
                                  "Cannot terminate this connection using the DELETE endpoint.");
         return;
     }
-    int rc = sr_session_end(db, hub, row.id, row.user_id, row.transport,
-                            row.handshake_done && !row.ended, NULL, NULL, SR_END_DISPOSE);
+    sr_ending who = sr_ending_of(&row);
+    int rc = sr_session_end(db, hub, &who, NULL, NULL, SR_END_DISPOSE);
     sr_conn_row_fini(&row);
     if (rc != 0 || sr_store_commit(db) != 0)
         goto rollback_unavailable;

@@ -27,6 +27,7 @@
 #include "sr_log.h"
 #include "sr_loop.h"
 #include "sr_mem.h"
+#include "signalr-fcgi.h"
 
 #define N_BUCKETS 16384
 
@@ -57,6 +58,9 @@ static sr_waiter *graveyard;
 static void waiter_free(sr_waiter *w)
 {
     sr_exchange_free(w->ex);
+    for (size_t i = 0; i < w->n_groups; i++)
+        free(w->groups[i]);
+    free(w->groups);
     free(w->user_id);
     sr_buf_fini(&w->frames);
     free(w);
@@ -104,6 +108,48 @@ sr_pos sr_park_seen(const sr_waiter *w)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Groups                                                                                     */
+
+static size_t group_index(const sr_waiter *w, const char *name)
+{
+    for (size_t i = 0; i < w->n_groups; i++)
+        if (!strcmp(w->groups[i], name))
+            return i;
+    return (size_t)-1;
+}
+
+static void add_group(sr_waiter *w, const char *name)
+{
+    if (group_index(w, name) != (size_t)-1)
+        return;
+    w->groups = sr_xrealloc(w->groups, (w->n_groups + 1) * sizeof *w->groups);
+    w->groups[w->n_groups++] = sr_xstrdup(name);
+}
+
+static void remove_group(sr_waiter *w, const char *name)
+{
+    size_t i = group_index(w, name);
+    if (i == (size_t)-1)
+        return;
+    free(w->groups[i]);
+    w->groups[i] = w->groups[--w->n_groups];
+}
+
+void sr_park_set_groups(sr_waiter *w, PGresult *groups)
+{
+    for (int i = 0; groups && i < PQntuples(groups); i++)
+        add_group(w, PQgetvalue(groups, i, 0));
+}
+
+static int in_groups(const sr_waiter *w, const sr_rec *rec)
+{
+    for (size_t i = 0; i < rec->n_targets; i++)
+        if (group_index(w, rec->targets[i]) != (size_t)-1)
+            return 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Matching                                                                                   */
 
 static void note_ready(sr_waiter *w)
@@ -144,7 +190,13 @@ static void offer_to(sr_waiter *w, const sr_rec *rec)
         return;
     switch (rec->kind) {
     case SR_KIND_CONTROL:
-        if (sr_rec_targets(rec, w->conn_id))
+        if (!sr_rec_targets(rec, w->conn_id))
+            return;
+        if (!strncmp(rec->body, "group+ ", 7))
+            add_group(w, rec->body + 7);
+        else if (!strncmp(rec->body, "group- ", 7))
+            remove_group(w, rec->body + 7);
+        else
             w->ops->control(w, rec->body);
         return;
     case SR_KIND_HANDSHAKE:
@@ -168,6 +220,8 @@ static void offer_to(sr_waiter *w, const sr_rec *rec)
             collect(w, rec);
         return;
     case SR_KIND_GROUP:
+        if (w->handshaken && in_groups(w, rec) && !sr_rec_excludes(rec, w->conn_id))
+            collect(w, rec);
         return;
     }
 }

@@ -47,6 +47,8 @@ struct sr_waiter {
     char conn_id[SR_ID_LEN + 1];
     const char *hub;      /* registered hub path (static storage) */
     char *user_id;        /* owned, NULL for anonymous */
+    char **groups;        /* owned: the connection's groups, kept current by control records */
+    size_t n_groups;
     long long poll_gen;
     sr_pos cursor;        /* records at or before this position are not for this request */
     sr_pos db_cursor;     /* the connection's stored cursor when the request was parked */
@@ -78,6 +80,9 @@ sr_waiter *sr_waiter_new(const sr_waiter_ops *ops, sr_exchange *ex);
  * waiters, so a waiter is never freed under their feet; it merely stops receiving records.
  */
 void sr_park_bury(sr_waiter *w);
+
+/** Gives the waiter its connection's groups, from an sr_store_groups_of() result (borrowed). */
+void sr_park_set_groups(sr_waiter *w, PGresult *groups);
 
 /** Hands a waiter to the loop thread, which parks it and catches it up. Thread-safe. */
 void sr_park_submit(sr_waiter *w);

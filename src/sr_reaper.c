@@ -45,8 +45,15 @@ int sr_reaper_end_rows(PGconn *db, PGresult *r, const char *why)
         const char *user = PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2);
         const char *transport = PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3);
         /* An ended session already ran its disconnect hook. */
-        int hook = PQgetvalue(r, i, 4)[0] == 't' && PQgetvalue(r, i, 5)[0] != 't';
-        if (sr_session_end(db, hub, id, user, transport, hook, NULL, NULL, SR_END_DISPOSE) != 0)
+        json_t *request = json_loads(PQgetvalue(r, i, 6), 0, NULL);
+        json_t *items = json_loads(PQgetvalue(r, i, 7), 0, NULL);
+        sr_ending who = {id, user, transport,
+                         PQgetvalue(r, i, 4)[0] == 't' && PQgetvalue(r, i, 5)[0] != 't',
+                         request, json_is_object(items) ? items : NULL};
+        int rc = sr_session_end(db, hub, &who, NULL, NULL, SR_END_DISPOSE);
+        json_decref(request);
+        json_decref(items);
+        if (rc != 0)
             return SR_ERR_DB;
         sr_log_info("connection %s on %s removed: %s", id, path, why);
     }

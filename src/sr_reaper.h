@@ -13,7 +13,7 @@ void sr_reaper_tick(double now);
 
 /**
  * Ends the connections of a result whose rows were just deleted (columns: 0 id, 1 hub,
- * 2 user_id, 3 transport, 4 handshake_done, 5 ended): queues a "close" control record for each
+ * 2 user_id, 3 transport, 4 handshake_done, 5 ended, 6 request, 7 items): queues a "close" control record for each
  * and runs the disconnect hook of each that completed its handshake and had not ended already.
  * Runs inside the caller's transaction. Returns 0 or SR_ERR_DB.
  */

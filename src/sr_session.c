@@ -16,13 +16,42 @@
 
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "sr_buf.h"
 #include "sr_conf.h"
+#include "sr_context.h"
 #include "sr_hub.h"
 #include "sr_log.h"
 #include "sr_proto.h"
 
 #define CLOSE_ERROR_TEXT "Connection closed with an error."
+
+int sr_session_activate(PGconn *db, const sr_hub *hub, sr_conn_row *row,
+                        const sr_http_request *req, const char *transport, const char *holder)
+{
+    char user[256];
+    json_t *doc = sr_context_from_request(req);
+    int identified = sr_context_identify(hub, doc, user, sizeof user);
+    int rc = sr_store_conn_activate(db, row->id, transport, holder, doc,
+                                    identified ? user : NULL);
+    if (rc == 0 && identified) {
+        free(row->user_id);
+        row->user_id = strdup(user);
+    }
+    json_decref(doc);
+    return rc ? SR_ERR_DB : 0;
+}
+
+/* Ends the session of @p row, keeping the row for its last poll; the hook runs only when
+ * @p run_hook and the session had completed its handshake. */
+static int end_row(PGconn *db, const sr_hub *hub, const sr_conn_row *row, int run_hook,
+                   const char *close_record, const char *error)
+{
+    sr_ending who = sr_ending_of(row);
+    who.run_hook = run_hook && who.run_hook;
+    return sr_session_end(db, hub, &who, close_record, error, SR_END_KEEP_FOR_LAST_POLL);
+}
 
 static int publish_to(PGconn *db, const sr_hub *hub, sr_kind kind, const char *conn_id,
                       const sr_buf *record)
@@ -31,10 +60,17 @@ static int publish_to(PGconn *db, const sr_hub *hub, sr_kind kind, const char *c
     return sr_store_publish(db, hub->path, kind, targets, 1, NULL, 0, record->ptr, record->len);
 }
 
-int sr_session_end(PGconn *db, const sr_hub *hub, const char *conn_id, const char *user_id,
-                   const char *transport, int handshake_done, const char *close_record,
-                   const char *error, sr_end_mode mode)
+sr_ending sr_ending_of(const sr_conn_row *row)
 {
+    sr_ending who = {row->id,      row->user_id, row->transport, row->handshake_done && !row->ended,
+                     row->request, row->items};
+    return who;
+}
+
+int sr_session_end(PGconn *db, const sr_hub *hub, const sr_ending *who,
+                   const char *close_record, const char *error, sr_end_mode mode)
+{
+    const char *conn_id = who->conn_id;
     const char *targets[] = {conn_id};
     int rc = mode == SR_END_DISPOSE ? sr_store_conn_delete(db, conn_id)
                                     : sr_store_conn_mark_ended(db, conn_id);
@@ -46,9 +82,11 @@ int sr_session_end(PGconn *db, const sr_hub *hub, const char *conn_id, const cha
         return SR_ERR_DB;
     if (sr_store_publish(db, hub->path, SR_KIND_CONTROL, targets, 1, NULL, 0, "close", 5) != 0)
         return SR_ERR_DB;
-    if (handshake_done) {
+    if (who->run_hook) {
         sr_call call;
-        sr_call_init(&call, hub, db, conn_id, user_id, transport);
+        sr_call_init(&call, hub, db, conn_id, who->user_id, who->transport);
+        call.request = who->request;
+        call.items = who->items;
         sr_hub_disconnected(&call, error);
         int failed = call.send_failed;
         sr_call_fini(&call);
@@ -65,8 +103,7 @@ static int close_with_error(PGconn *db, const sr_hub *hub, sr_conn_row *row, con
     sr_buf close = SR_BUF_INIT;
     sr_proto_write_close(&close, CLOSE_ERROR_TEXT, allow_reconnect);
     sr_log_info("connection %s closed: %s", row->id, reason);
-    int rc = sr_session_end(db, hub, row->id, row->user_id, row->transport, row->handshake_done,
-                            close.ptr, reason, SR_END_KEEP_FOR_LAST_POLL);
+    int rc = end_row(db, hub, row, 1, close.ptr, reason);
     sr_buf_fini(&close);
     return rc;
 }
@@ -98,7 +135,11 @@ static int handshake(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char
         row->handshake_done = 1;
         sr_call call;
         sr_call_init(&call, hub, db, row->id, row->user_id, row->transport);
+        call.request = row->request;
+        call.items = row->items;
         rc = sr_hub_connected(&call);
+        if (call.items_changed)
+            row->items_changed = 1;
         sr_call_fini(&call);
         if (rc == SR_ERR_DB)
             return SR_ERR_DB;
@@ -114,8 +155,7 @@ static int handshake(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char
     sr_buf_fini(&answer);
     if (rc != 0)
         return SR_ERR_DB;
-    rc = sr_session_end(db, hub, row->id, row->user_id, row->transport, 0, NULL, NULL,
-                        SR_END_KEEP_FOR_LAST_POLL);
+    rc = end_row(db, hub, row, 0, NULL, NULL);
     return rc ? rc : 0;
 }
 
@@ -136,11 +176,24 @@ static int message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *
     case SR_MSG_INVOCATION: {
         sr_call call;
         sr_call_init(&call, hub, db, row->id, row->user_id, row->transport);
+        call.request = row->request;
+        call.items = row->items;
         if (sr_hub_invoke(&call, &msg, sr_config->detailed_errors, &out) != 0)
             rc = SR_ERR_DB;
+        int aborted = call.aborted;
+        if (call.items_changed)
+            row->items_changed = 1;
         sr_call_fini(&call);
         if (rc == 1 && out.len && publish_to(db, hub, SR_KIND_CONNECTION, row->id, &out) != 0)
             rc = SR_ERR_DB;
+        if (rc == 1 && aborted) {
+            /* Context.Abort(): a Close without allowReconnect after the completion. */
+            sr_buf close = SR_BUF_INIT;
+            sr_proto_write_close(&close, NULL, 0);
+            int end = end_row(db, hub, row, 1, close.ptr, NULL);
+            sr_buf_fini(&close);
+            rc = end ? end : 0;
+        }
         break;
     }
     case SR_MSG_STREAM_INVOCATION: {
@@ -159,9 +212,7 @@ static int message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *
         /* The client is leaving; answer with a Close as ASP.NET does. */
         sr_buf close = SR_BUF_INIT;
         sr_proto_write_close(&close, NULL, 0);
-        int end = sr_session_end(db, hub, row->id, row->user_id, row->transport,
-                                 row->handshake_done, close.ptr, NULL,
-                                 SR_END_KEEP_FOR_LAST_POLL);
+        int end = end_row(db, hub, row, 1, close.ptr, NULL);
         sr_buf_fini(&close);
         rc = end ? end : 0;
         break;
@@ -206,8 +257,7 @@ int sr_session_receive(PGconn *db, const sr_hub *hub, sr_conn_row *row, const ch
                 step = publish_to(db, hub, SR_KIND_HANDSHAKE, row->id, &answer);
                 sr_buf_fini(&answer);
                 if (step == 0)
-                    step = sr_session_end(db, hub, row->id, row->user_id, row->transport, 0,
-                                          NULL, NULL, SR_END_KEEP_FOR_LAST_POLL);
+                    step = end_row(db, hub, row, 0, NULL, NULL);
             } else {
                 step = close_with_error(db, hub, row, "message larger than the maximum size", 1);
             }
@@ -222,6 +272,8 @@ int sr_session_receive(PGconn *db, const sr_hub *hub, sr_conn_row *row, const ch
         }
         alive = step == 1;
     }
+    if (rc == 0 && alive && row->items_changed)
+        rc = sr_store_conn_set_items(db, row->id, row->items);
     if (rc == 0 && alive && row->transport && !strcmp(row->transport, "ServerSentEvents"))
         rc = sr_store_conn_received(db, row->id, saw_ping); /* the client-timeout clock */
     if (rc == 0 && alive) {

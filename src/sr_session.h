@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "signalr-fcgi.h"
+#include "sr_http.h"
 #include "sr_store.h"
 
 /**
@@ -20,6 +21,14 @@
  */
 int sr_session_receive(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *body,
                        size_t len);
+
+/**
+ * Activates a connection on its first transport request: stores the transport, the holder
+ * (@p holder, NULL for long polling), the request's context and the user the hub identifies
+ * from it (also set in @p row). Returns 0 or SR_ERR_DB.
+ */
+int sr_session_activate(PGconn *db, const sr_hub *hub, sr_conn_row *row,
+                        const sr_http_request *req, const char *transport, const char *holder);
 
 /** How sr_session_end() leaves the connection row. */
 typedef enum sr_end_mode {
@@ -35,11 +44,22 @@ typedef enum sr_end_mode {
 /**
  * Ends a connection inside the caller's transaction: removes or marks the row (@p mode),
  * queues @p close_record (may be NULL) and a "close" control record for whichever worker holds
- * its poll or stream, and runs the hub's disconnect hook when the handshake had completed
- * (@p error: the reason, NULL for a clean close). Returns 0 or SR_ERR_DB.
+ * its poll or stream, and runs the hub's disconnect hook when @p who says so (@p error: the
+ * reason, NULL for a clean close). Returns 0 or SR_ERR_DB.
  */
-int sr_session_end(PGconn *db, const sr_hub *hub, const char *conn_id, const char *user_id,
-                   const char *transport, int handshake_done, const char *close_record,
-                   const char *error, sr_end_mode mode);
+typedef struct sr_ending {
+    const char *conn_id;
+    const char *user_id;   /* NULL for anonymous */
+    const char *transport; /* may be NULL */
+    int run_hook;          /* the handshake completed and the hook has not run yet */
+    const json_t *request; /* context for the hook, may be NULL */
+    json_t *items;         /* Context.Items for the hook, may be NULL */
+} sr_ending;
+
+/** The ending of the connection in @p row (hook run when its handshake completed). */
+sr_ending sr_ending_of(const sr_conn_row *row);
+
+int sr_session_end(PGconn *db, const sr_hub *hub, const sr_ending *who,
+                   const char *close_record, const char *error, sr_end_mode mode);
 
 #endif

@@ -36,6 +36,7 @@
 #include "sr_proto.h"
 #include "sr_reaper.h"
 #include "sr_route.h"
+#include "sr_session.h"
 #include "sr_store.h"
 #include "sr_worker.h"
 
@@ -109,12 +110,16 @@ void sr_sse_get(sr_exchange *ex, const sr_hub *hub, const char *token)
     /* The reaper treats a stream whose holder has no heartbeat row as orphaned: make sure the
      * row exists before the first stream names this worker. */
     if ((!atomic_load(&announced) && sr_store_worker_beat(db, sr_worker_id()) != 0) ||
-        sr_store_conn_activate(db, row.id, "ServerSentEvents", sr_worker_id()) != 0 ||
+        sr_session_activate(db, hub, &row, &ex->req, "ServerSentEvents", sr_worker_id()) != 0 ||
         sr_store_commit(db) != 0) {
         sr_conn_row_fini(&row);
         goto rollback_unavailable;
     }
+    /* A connection can be put in groups before its stream opens (by id, from another one). */
+    PGresult *groups = sr_store_groups_of(db, row.id);
     sr_waiter *w = sr_waiter_new(&sse_ops, ex);
+    sr_park_set_groups(w, groups);
+    PQclear(groups);
     memcpy(w->conn_id, row.id, sizeof w->conn_id);
     w->hub = hub->path;
     w->user_id = row.user_id;

@@ -28,6 +28,8 @@ const char *sr_kind_name(sr_kind kind)
 
 void sr_conn_row_fini(sr_conn_row *row)
 {
+    json_decref(row->request);
+    json_decref(row->items);
     free(row->hub);
     free(row->transport);
     free(row->user_id);
@@ -96,7 +98,7 @@ int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row 
         db,
         "SELECT id, hub, transport, user_id, negotiate_version, handshake_done, "
         "handshake_delivered, holder IS NOT NULL, poll_gen, cursor_seq, cursor_id, inbound, ended, "
-        "close_delivered "
+        "close_delivered, request, items "
         "FROM signalr.connections WHERE token_hash = $1 FOR UPDATE",
         1, params, lengths, formats);
     if (!r)
@@ -119,6 +121,16 @@ int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row 
     row->cursor.id = atoll(PQgetvalue(r, 0, 10));
     row->ended = PQgetvalue(r, 0, 12)[0] == 't';
     row->close_delivered = PQgetvalue(r, 0, 13)[0] == 't';
+    row->request = json_loads(PQgetvalue(r, 0, 14), 0, NULL);
+    row->items = json_loads(PQgetvalue(r, 0, 15), 0, NULL);
+    if (!json_is_object(row->request)) {
+        json_decref(row->request);
+        row->request = json_object();
+    }
+    if (!json_is_object(row->items)) {
+        json_decref(row->items);
+        row->items = json_object();
+    }
     size_t n = 0;
     unsigned char *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 11), &n);
     if (bytes) {
@@ -129,14 +141,67 @@ int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row 
     return 1;
 }
 
-int sr_store_conn_activate(PGconn *db, const char *id, const char *transport,
-                           const char *holder)
+int sr_store_conn_activate(PGconn *db, const char *id, const char *transport, const char *holder,
+                           const json_t *request, const char *user_id)
 {
-    const char *params[] = {id, transport, holder};
-    return command(db,
-                   "UPDATE signalr.connections SET transport = $2, holder = $3, "
-                   "activated_at = now(), last_active = now() WHERE id = $1",
-                   3, params);
+    char *doc = request ? json_dumps(request, JSON_COMPACT) : NULL;
+    const char *params[] = {id, transport, holder, doc ? doc : "{}", user_id};
+    int rc = command(db,
+                     "UPDATE signalr.connections SET transport = $2, holder = $3, "
+                     "activated_at = now(), last_active = now(), request = $4::jsonb, "
+                     "user_id = $5 WHERE id = $1",
+                     5, params);
+    free(doc);
+    return rc;
+}
+
+int sr_store_conn_set_items(PGconn *db, const char *id, const json_t *items)
+{
+    char *doc = json_dumps(items, JSON_COMPACT);
+    const char *params[] = {id, doc ? doc : "{}"};
+    int rc = command(db, "UPDATE signalr.connections SET items = $2::jsonb WHERE id = $1", 2,
+                     params);
+    free(doc);
+    return rc;
+}
+
+int sr_store_group_add(PGconn *db, const char *hub, const char *conn_id, const char *name)
+{
+    const char *params[] = {hub, conn_id, name};
+    PGresult *r = sr_db_query(db,
+                              "WITH c AS (SELECT id FROM signalr.connections WHERE id = $2 "
+                              "AND hub = $1 AND NOT ended), "
+                              "i AS (INSERT INTO signalr.group_members (connection_id, name, hub) "
+                              "SELECT id, $3, $1 FROM c ON CONFLICT DO NOTHING) "
+                              "SELECT count(*) FROM c",
+                              3, params, NULL, NULL);
+    if (!r)
+        return SR_ERR_DB;
+    int n = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n > 0;
+}
+
+int sr_store_group_remove(PGconn *db, const char *conn_id, const char *name)
+{
+    const char *params[] = {conn_id, name};
+    PGresult *r = sr_db_query(db,
+                              "DELETE FROM signalr.group_members WHERE connection_id = $1 "
+                              "AND name = $2",
+                              2, params, NULL, NULL);
+    if (!r)
+        return SR_ERR_DB;
+    int n = atoi(PQcmdTuples(r));
+    PQclear(r);
+    return n > 0;
+}
+
+PGresult *sr_store_groups_of(PGconn *db, const char *conn_id)
+{
+    const char *params[] = {conn_id};
+    return sr_db_query(db,
+                       "SELECT name FROM signalr.group_members WHERE connection_id = $1", 1,
+                       params, NULL, NULL);
 }
 
 int sr_store_conn_received(PGconn *db, const char *id, int pinged)
@@ -164,7 +229,7 @@ PGresult *sr_store_conn_release(PGconn *db, const char *id, const char *holder)
     const char *params[] = {id, holder};
     return sr_db_query(db,
                        "DELETE FROM signalr.connections WHERE id = $1 AND holder = $2 "
-                       "RETURNING id, hub, user_id, transport, handshake_done, ended",
+                       "RETURNING id, hub, user_id, transport, handshake_done, ended, request, items",
                        2, params, NULL, NULL);
 }
 
@@ -399,7 +464,7 @@ PGresult *sr_store_reap_idle(PGconn *db, int disconnect_timeout, int poll_timeou
         "      SELECT 1 FROM signalr.workers w WHERE w.id = c.holder"
         "      AND w.heartbeat_at > now() - make_interval(secs => $3::integer)))"
         " LIMIT $4::integer FOR UPDATE SKIP LOCKED) "
-        "RETURNING id, hub, user_id, transport, handshake_done, ended",
+        "RETURNING id, hub, user_id, transport, handshake_done, ended, request, items",
         4, params, NULL, NULL);
 }
 

@@ -60,6 +60,9 @@ typedef struct sr_conn_row {
     long long poll_gen;
     sr_pos cursor;
     sr_buf inbound;       /* incomplete record carried between POSTs */
+    json_t *request;      /* the context document (sr_context.h), owned */
+    json_t *items;        /* Context.Items, an object, owned */
+    int items_changed;    /* set by the session when a method changed items */
 } sr_conn_row;
 
 void sr_conn_row_fini(sr_conn_row *row);
@@ -77,10 +80,22 @@ int sr_store_conn_create(PGconn *db, const char *id, const unsigned char *token_
  *  transaction. Returns 1 when found (row filled), 0 when there is no such connection. */
 int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row *row);
 
-/** Records the first transport request (transport chosen, activation time) and, for a
- *  stream, the worker that holds it (@p holder NULL for long polling). */
-int sr_store_conn_activate(PGconn *db, const char *id, const char *transport,
-                           const char *holder);
+/** Records the first transport request: transport, activation time, for a stream the worker
+ *  that holds it (@p holder NULL for long polling), the request's context document and the
+ *  user (NULL for anonymous). */
+int sr_store_conn_activate(PGconn *db, const char *id, const char *transport, const char *holder,
+                           const json_t *request, const char *user_id);
+
+/** Stores Context.Items. */
+int sr_store_conn_set_items(PGconn *db, const char *id, const json_t *items);
+
+/** Adds a connection of @p hub to a group. Returns 1 when the connection exists (whether or not
+ *  it was a member already), 0 when it does not. */
+int sr_store_group_add(PGconn *db, const char *hub, const char *conn_id, const char *name);
+/** Removes a connection from a group. Returns 1 when it was a member. */
+int sr_store_group_remove(PGconn *db, const char *conn_id, const char *name);
+/** The groups of a connection. Column 0: name. */
+PGresult *sr_store_groups_of(PGconn *db, const char *conn_id);
 
 /** Notes that records arrived from the client (the client-timeout clock), and whether one of
  *  them was a Ping (which arms the client timeout). */
@@ -156,7 +171,8 @@ int sr_store_polls_finish(PGconn *db, sr_poll_end *polls, size_t n);
  * Deletes up to @p limit connections that are gone: no poll for @p disconnect_timeout seconds,
  * a held poll older than poll + disconnect timeout + a margin (its worker died), or a stream
  * whose worker stopped sending heartbeats for @p worker_timeout seconds. Columns of
- * the result: 0 id, 1 hub, 2 user_id, 3 transport, 4 handshake_done, 5 ended ('t'/'f').
+ * the result: 0 id, 1 hub, 2 user_id, 3 transport, 4 handshake_done, 5 ended ('t'/'f'),
+ * 6 request, 7 items (JSON text).
  * Must run inside a transaction so hooks run by the caller commit together with the delete.
  */
 PGresult *sr_store_reap_idle(PGconn *db, int disconnect_timeout, int poll_timeout,

@@ -8,6 +8,8 @@
 
 /** /Hubs/ChatRoom: the ChatRoomHub of the seed. */
 extern const sr_hub chat_room_hub;
+/** /Hubs/Rooms: chat rooms (groups) and private messages (users). */
+extern const sr_hub rooms_hub;
 /** /Hubs/Test: methods the integration tests call (served only with SIGNALR_TEST_HUBS=1). */
 extern const sr_hub test_hub;
 

@@ -87,6 +87,10 @@ enum {
 /** One invocation of a hub method (or of a lifecycle hook) on one connection. Opaque. */
 typedef struct sr_call sr_call;
 
+/** The HTTP request that opened a connection (its first long poll or its stream request), as
+ *  seen by sr_hub.identify. Opaque; see sr_request_header() and friends. */
+typedef struct sr_request sr_request;
+
 /**
  * A hub method. @p args is the JSON array the client sent (borrowed, valid until return).
  * Return SR_OK (after optionally setting a result with sr_return_new()), or one of the SR_ERR_*
@@ -103,6 +107,19 @@ typedef struct sr_method {
     int arity;
 } sr_method;
 
+/**
+ * A hub filter (ASP.NET's IHubFilter): code that runs around every method call and lifecycle
+ * hook of a hub, for logging, validation or authorization. Each member is optional; a filter
+ * must call @p next to continue (or not, to stop the call: return an SR_ERR_* code then, e.g.
+ * through sr_hub_error()). Filters run in the order of sr_hub.filters, the first outermost.
+ */
+typedef struct sr_filter {
+    int (*invoke)(sr_call *call, json_t *args, sr_method_fn next);
+    int (*connected)(sr_call *call, int (*next)(sr_call *call));
+    void (*disconnected)(sr_call *call, const char *error,
+                         void (*next)(sr_call *call, const char *error));
+} sr_filter;
+
 typedef struct sr_hub {
     /** URL path the hub is served at, e.g. "/Hubs/ChatRoom" (no trailing slash). Negotiate is
      *  served at path + "/negotiate". */
@@ -115,6 +132,13 @@ typedef struct sr_hub {
     /** Optional. Runs exactly once when a connection that completed its handshake ends, whatever
      *  ended it (OnDisconnectedAsync). @p error is NULL for a clean close, else a short reason. */
     void (*on_disconnected)(sr_call *call, const char *error);
+    /** Optional. Decides the user a new connection belongs to (ASP.NET's IUserIdProvider), from
+     *  the request that opens it. Write the user id (NUL-terminated, at most @p cap bytes with
+     *  the NUL) and return 1, or return 0 for an anonymous connection. Without this hook the
+     *  user is the one the request authenticated as, if any. */
+    int (*identify)(const sr_request *req, char *user_id, size_t cap);
+    /** Optional. NULL-terminated list of filters (see sr_filter). */
+    const sr_filter *const *filters;
 } sr_hub;
 
 /**
@@ -170,6 +194,31 @@ const char *sr_transport(const sr_call *call);
 /** The name of the method being invoked, or NULL inside a lifecycle hook. */
 const char *sr_method_name(const sr_call *call);
 
+/** A header of the request that opened the connection (name matched without regard to case),
+ *  or NULL when it had none. Authorization is not kept. */
+const char *sr_header(const sr_call *call, const char *name);
+/** A query value of the request that opened the connection, or NULL when absent. The value of
+ *  access_token (the bearer token of a stream request) is not kept. */
+const char *sr_query(const sr_call *call, const char *key);
+/** A cookie of the request that opened the connection, or NULL when absent. */
+const char *sr_cookie(const sr_call *call, const char *name);
+
+/** The same lookups on the request given to sr_hub.identify. */
+const char *sr_request_header(const sr_request *req, const char *name);
+const char *sr_request_query(const sr_request *req, const char *key);
+const char *sr_request_cookie(const sr_request *req, const char *name);
+
+/** Context.Items: a value kept for the connection between invocations (borrowed; NULL when
+ *  absent). */
+json_t *sr_item(const sr_call *call, const char *key);
+/** Sets (steals @p value) or, with NULL, removes an item. Saved when the invocation commits.
+ *  Returns SR_OK or SR_ERR_INVALID. */
+int sr_item_set_new(sr_call *call, const char *key, json_t *value);
+
+/** Context.Abort(): ends the calling connection once the current invocation has completed; the
+ *  client receives a Close message and does not reconnect. */
+void sr_abort(sr_call *call);
+
 /* -------------------------------------------------------------------------------------------- */
 /* Sending (Hub.Clients)                                                                        */
 
@@ -205,6 +254,20 @@ sr_target sr_caller(const sr_call *call);
 sr_target sr_others(const sr_call *call);
 /** One connection by id (Clients.Client). */
 sr_target sr_client(const char *connection_id);
+/** Several connections by id (Clients.Clients). */
+sr_target sr_clients(const char *const *connection_ids, size_t n);
+/** Every connection in a group (Clients.Group). */
+sr_target sr_group(const char *name);
+/** Every connection in any of the groups (Clients.Groups). */
+sr_target sr_groups(const char *const *names, size_t n);
+/** A group but the listed connections (Clients.GroupExcept). */
+sr_target sr_group_except(const char *name, const char *const *connection_ids, size_t n);
+/** A group but the caller (Clients.OthersInGroup). */
+sr_target sr_others_in_group(const sr_call *call, const char *name);
+/** Every connection of a user (Clients.User). */
+sr_target sr_user(const char *user_id);
+/** Every connection of any of the users (Clients.Users). */
+sr_target sr_users(const char *const *user_ids, size_t n);
 
 /**
  * Sends an invocation of client method @p method with the argument array @p args (stolen; NULL
@@ -214,6 +277,23 @@ sr_target sr_client(const char *connection_id);
  * Returns SR_OK, SR_ERR_INVALID (bad method name, args not an array) or SR_ERR_DB.
  */
 int sr_send(sr_call *call, sr_target target, const char *method, json_t *args);
+
+/* -------------------------------------------------------------------------------------------- */
+/* Groups (Hub.Groups)                                                                          */
+
+/** Longest group name, in bytes. Names are non-empty UTF-8 without control characters. */
+#define SR_GROUP_NAME_MAX 256
+
+/**
+ * Adds connection @p connection_id (any connection of the hub, not only the caller) to group
+ * @p name. Part of the invocation's transaction like a send: records sent to the group after
+ * this call (in commit order) reach the connection. Membership ends with the connection.
+ * Adding a connection that does not exist (or is not of this hub) does nothing.
+ * Returns SR_OK, SR_ERR_INVALID (bad name or id: the method's error text says why) or SR_ERR_DB.
+ */
+int sr_group_add(sr_call *call, const char *connection_id, const char *name);
+/** Removes a connection from a group (nothing happens when it was not a member). */
+int sr_group_remove(sr_call *call, const char *connection_id, const char *name);
 
 #ifdef __cplusplus
 }
