@@ -65,6 +65,14 @@ static const opt_def options[] = {
      "seconds published messages are kept in the database"},
     {"cgi-poll-interval", "SIGNALR_CGI_POLL_INTERVAL", OPT_INT, "500", 50, 60000,
      OFF(cgi_poll_interval_ms), "CGI mode: milliseconds between table reads of a held request"},
+    {"jwt-key", "SIGNALR_JWT_KEY", OPT_STRING, NULL, 0, 0, OFF(jwt_key),
+     "HS256 secret that bearer tokens are signed with (at least 32 bytes); unset = no tokens"},
+    {"jwt-leeway", "SIGNALR_JWT_LEEWAY", OPT_INT, "60", 0, 300, OFF(jwt_leeway),
+     "seconds of clock skew allowed when checking a token's exp and nbf"},
+    {"jwt-issuer", "SIGNALR_JWT_ISSUER", OPT_STRING, NULL, 0, 0, OFF(jwt_issuer),
+     "if set, tokens must carry exactly this iss"},
+    {"jwt-audience", "SIGNALR_JWT_AUDIENCE", OPT_STRING, NULL, 0, 0, OFF(jwt_audience),
+     "if set, tokens must carry this aud"},
     {"log-level", "SIGNALR_LOG_LEVEL", OPT_LOG_LEVEL, "info", 0, 0, OFF(log_level),
      "error, warn, info or debug"},
 };
@@ -202,6 +210,9 @@ void sr_conf_fini(sr_conf *conf)
 {
     free(conf->db);
     free(conf->listen);
+    free(conf->jwt_key);
+    free(conf->jwt_issuer);
+    free(conf->jwt_audience);
     memset(conf, 0, sizeof *conf);
 }
 

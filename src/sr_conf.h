@@ -23,6 +23,10 @@ typedef struct sr_conf {
     int max_body_size;        /* largest POST body accepted, bytes (413 above) */
     int retention;            /* seconds a published message is kept in the table */
     int cgi_poll_interval_ms; /* CGI mode: how often a held request re-reads the table */
+    char *jwt_key;            /* HS256 secret for bearer tokens; NULL = tokens not accepted */
+    int jwt_leeway;           /* seconds of clock skew allowed on exp/nbf */
+    char *jwt_issuer;         /* required iss, or NULL */
+    char *jwt_audience;       /* required aud, or NULL */
     int log_level;
 } sr_conf;
 

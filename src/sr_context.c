@@ -14,6 +14,7 @@
 #include "sr_context.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -105,11 +106,19 @@ const char *sr_context_get(const json_t *doc, const char *section, const char *n
     return NULL;
 }
 
-int sr_context_identify(const sr_hub *hub, json_t *doc, char *user_id, size_t cap)
+int sr_context_identify(const sr_hub *hub, json_t *doc, const char *auth_user, char *user_id,
+                        size_t cap)
 {
-    if (!hub->identify || cap == 0)
+    if (cap == 0)
         return 0;
-    sr_request req = {doc};
+    if (!hub->identify) {
+        /* The default, as ASP.NET's DefaultUserIdProvider: the authenticated user. */
+        if (!auth_user || strlen(auth_user) >= cap)
+            return 0;
+        snprintf(user_id, cap, "%s", auth_user);
+        return 1;
+    }
+    sr_request req = {doc, NULL, auth_user};
     user_id[0] = '\0';
     int rc = hub->identify(&req, user_id, cap);
     user_id[cap - 1] = '\0';
@@ -129,4 +138,30 @@ const char *sr_request_query(const sr_request *req, const char *key)
 const char *sr_request_cookie(const sr_request *req, const char *name)
 {
     return req ? sr_context_get(req->doc, "cookies", name) : NULL;
+}
+
+const char *sr_request_user(const sr_request *req)
+{
+    return req ? req->user : NULL;
+}
+
+const char *sr_request_method(const sr_request *req)
+{
+    return req && req->http ? req->http->method : "";
+}
+
+const char *sr_request_path(const sr_request *req)
+{
+    return req && req->http ? req->http->path : "";
+}
+
+const char *sr_request_query_string(const sr_request *req)
+{
+    return req && req->http ? req->http->query : "";
+}
+
+const char *sr_request_body(const sr_request *req, size_t *len)
+{
+    *len = req && req->http ? req->http->body_len : 0;
+    return req && req->http && req->http->body ? req->http->body : "";
 }

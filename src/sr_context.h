@@ -13,6 +13,8 @@
 
 struct sr_request {
     json_t *doc; /* {"headers":{lower-case name: value}, "query":{...}, "cookies":{...}} */
+    const sr_http_request *http; /* the live request (endpoints), or NULL */
+    const char *user;            /* the authenticated user, or NULL */
 };
 
 /** Largest context document kept, in bytes of JSON; beyond it the largest parts are dropped. */
@@ -30,6 +32,7 @@ const char *sr_context_get(const json_t *doc, const char *section, const char *n
  * Runs the hub's identify hook (if any) on the context; writes the user id into @p user_id and
  * returns 1, or returns 0 for anonymous.
  */
-int sr_context_identify(const sr_hub *hub, json_t *doc, char *user_id, size_t cap);
+int sr_context_identify(const sr_hub *hub, json_t *doc, const char *auth_user, char *user_id,
+                        size_t cap);
 
 #endif

@@ -142,5 +142,6 @@ void sr_exchange_free(sr_exchange *ex)
         close(STDOUT_FILENO); /* CGI: the web server takes end of output as end of response */
     sr_http_request_fini(&ex->req);
     sr_buf_fini(&ex->pending);
+    free(ex->user);
     free(ex);
 }

@@ -20,6 +20,7 @@ typedef struct sr_exchange {
     int request_id; /* FastCGI request id; 0 = raw CGI output */
     sr_buf pending; /* framed bytes not yet written */
     int ended;      /* the end of the response has been queued */
+    char *user;     /* the user the request's bearer token authenticates, or NULL (owned) */
 } sr_exchange;
 
 /** Creates an exchange for a FastCGI request on connection @p fd (taken) or, with fd -1, for

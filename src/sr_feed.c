@@ -27,6 +27,8 @@
 #include "sr_loop.h"
 #include "sr_mem.h"
 #include "sr_park.h"
+#include "sr_results.h"
+#include "sr_streams.h"
 
 #define WINDOW_SECONDS 60.0
 #define WINDOW_MAX_RECORDS 200000
@@ -302,6 +304,11 @@ static void read_log(void)
                 if (sr_rec_from_row(r, i, &rec) != 0)
                     continue;
                 position = rec.pos;
+                if (rec.kind == SR_KIND_CONTROL) {
+                    /* Streams and client-result waiters live in the worker, not in a waiter. */
+                    sr_streams_offer(&rec);
+                    sr_results_offer(&rec);
+                }
                 sr_park_offer(&rec);
                 window_push(&rec);
             }

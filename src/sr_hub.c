@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "sr_context.h"
+#include "sr_db.h"
 #include "sr_log.h"
 #include "sr_store.h"
 #include "sr_token.h"
@@ -53,8 +54,9 @@ int sr_hub_register(const sr_hub *hub)
 
 const sr_hub *sr_hub_find(const char *path, size_t len)
 {
+    /* ASP.NET routes without regard to case (/testHub finds /testhub), so do we. */
     for (size_t i = 0; i < n_hubs; i++)
-        if (strlen(hubs[i]->path) == len && !memcmp(hubs[i]->path, path, len))
+        if (strlen(hubs[i]->path) == len && !strncasecmp(hubs[i]->path, path, len))
             return hubs[i];
     return NULL;
 }
@@ -352,21 +354,16 @@ static const char **flatten(const char *one, const char *const *names, size_t n,
     return all;
 }
 
-int sr_send(sr_call *call, sr_target target, const char *method, json_t *args)
+/* Publishes @p body to @p target in the call's transaction. */
+static int publish_target(sr_call *call, sr_target target, const char *body, size_t len)
 {
     int rc = SR_ERR_INVALID;
-    const char **targets = NULL, **excluded = NULL;
     size_t n_targets = 0, n_excluded = 0;
-    sr_buf record = SR_BUF_INIT;
-    if (!call || !method || !*method || strlen(method) > MAX_TARGET_NAME)
-        goto out;
-    if (args && !json_is_array(args))
-        goto out;
-    targets = flatten(target.one, target.names, target.n_names, &n_targets);
-    excluded = flatten(target.except_one, target.except, target.n_except, &n_excluded);
+    const char **targets = flatten(target.one, target.names, target.n_names, &n_targets);
+    const char **excluded = flatten(target.except_one, target.except, target.n_except, &n_excluded);
+    sr_kind kind = SR_KIND_ALL;
     if (!targets || !excluded)
         goto out;
-    sr_kind kind;
     switch (target.kind) {
     case SR_TARGET_ALL:
         kind = SR_KIND_ALL;
@@ -388,9 +385,8 @@ int sr_send(sr_call *call, sr_target target, const char *method, json_t *args)
         rc = SR_OK;
         goto out;
     }
-    sr_proto_write_invocation(&record, NULL, method, args);
     rc = sr_store_publish(call->db, call->hub->path, kind, targets, n_targets, excluded,
-                          n_excluded, record.ptr, record.len);
+                          n_excluded, body, len);
     if (rc != 0) {
         call->send_failed = 1;
         rc = SR_ERR_DB;
@@ -398,15 +394,55 @@ int sr_send(sr_call *call, sr_target target, const char *method, json_t *args)
 out:
     free(targets);
     free(excluded);
+    return rc;
+}
+
+int sr_send(sr_call *call, sr_target target, const char *method, json_t *args)
+{
+    int rc = SR_ERR_INVALID;
+    sr_buf record = SR_BUF_INIT;
+    if (call && method && *method && strlen(method) <= MAX_TARGET_NAME &&
+        (!args || json_is_array(args))) {
+        sr_proto_write_invocation(&record, NULL, method, args);
+        rc = publish_target(call, target, record.ptr, record.len);
+    }
     sr_buf_fini(&record);
     json_decref(args);
+    return rc;
+}
+
+int sr_send_raw(sr_call *call, sr_target target, const char *data, size_t len)
+{
+    if (!call || (!data && len))
+        return SR_ERR_INVALID;
+    return publish_target(call, target, data ? data : "", len);
+}
+
+int sr_hub_send(const char *hub_path, sr_target target, const char *method, json_t *args)
+{
+    const sr_hub *hub = hub_path ? sr_hub_find(hub_path, strlen(hub_path)) : NULL;
+    PGconn *db = sr_db_thread();
+    if (!hub) {
+        json_decref(args);
+        return SR_ERR_INVALID;
+    }
+    if (!db || PQtransactionStatus(db) != PQTRANS_IDLE) {
+        json_decref(args);
+        return db ? SR_ERR_INVALID : SR_ERR_DB;
+    }
+    sr_call call;
+    sr_call_init(&call, hub, db, NULL, NULL, NULL);
+    int rc = sr_send(&call, target, method, args);
+    if (rc == SR_ERR_DB && sr_db_broken(db))
+        sr_db_thread_reset();
+    sr_call_fini(&call);
     return rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Dispatch                                                                                   */
 
-static const sr_method *find_method(const sr_hub *hub, const char *name)
+const sr_method *sr_hub_method(const sr_hub *hub, const char *name)
 {
     for (const sr_method *m = hub->methods; m->name; m++)
         if (!strcasecmp(m->name, name))
@@ -426,6 +462,13 @@ static int invoke_next(sr_call *call, json_t *args)
             return f->invoke(call, args, invoke_next);
     }
     return call->method_fn(call, args);
+}
+
+int sr_hub_call_method(sr_call *call, sr_method_fn fn, json_t *args)
+{
+    call->method_fn = fn;
+    call->filter_depth = 0;
+    return invoke_next(call, args);
 }
 
 static int connected_next(sr_call *call)
@@ -461,50 +504,85 @@ static void error_text(sr_buf *out, const char *lead, const char *name, const ch
         sr_buf_printf(out, " %s", detail);
 }
 
-int sr_hub_invoke(sr_call *call, const sr_msg *msg, int detailed_errors, sr_buf *completion)
+#define BIND_FAILED "due to an error on the server."
+#define UNEXPECTED "An unexpected error occurred invoking"
+
+void sr_hub_error_text(sr_call *call, int status, const char *name, int detailed_errors,
+                       sr_buf *out)
+{
+    const char *detail = call->error.len ? call->error.ptr : NULL;
+    if (status == SR_ERR_ARGS) {
+        error_text(out, "Failed to invoke", name, BIND_FAILED, detailed_errors ? detail : NULL);
+    } else if (status == SR_ERR_HUB) {
+        sr_buf d = SR_BUF_INIT;
+        sr_buf_printf(&d, "HubException: %s", detail ? detail : "");
+        error_text(out, UNEXPECTED, name, "on the server.", d.ptr);
+        sr_buf_fini(&d);
+    } else {
+        sr_log_warn("hub %s: method %s failed: %s", call->hub->path, name,
+                    detail ? detail : "(no detail)");
+        error_text(out, UNEXPECTED, name, "on the server.",
+                   detailed_errors ? (detail ? detail : "Exception") : NULL);
+    }
+}
+
+/* The pre-dispatch checks every invocation goes through; appends an error text when the
+ * invocation cannot run. */
+static void check_invocation(const sr_method *m, const sr_msg *msg, int streaming,
+                             int detailed_errors, sr_buf *text)
 {
     const char *name = msg->target;
-    const sr_method *m = find_method(call->hub, name);
-    sr_buf text = SR_BUF_INIT;
-    int rc = 0;
-    call->method = m ? m->name : name;
+    size_t n_streams = json_array_size(msg->stream_ids);
     if (!m) {
-        error_text(&text, "Failed to invoke", name, "due to an error on the server.",
+        error_text(text, "Failed to invoke", name, BIND_FAILED,
                    "HubException: Method does not exist.");
+    } else if (streaming && !m->stream) {
+        sr_buf_printf(text,
+                      "The client attempted to invoke the non-streaming '%s' method with a "
+                      "streaming invocation.",
+                      name);
+    } else if (!streaming && m->stream) {
+        sr_buf_printf(text,
+                      "The client attempted to invoke the streaming '%s' method with a "
+                      "non-streaming invocation.",
+                      name);
+    } else if (n_streams != (size_t)(m->upload ? m->streams : 0)) {
+        char detail[128];
+        snprintf(detail, sizeof detail, "HubException: Client sent %zu stream(s), Hub method expects %d.",
+                 n_streams, m->upload ? m->streams : 0);
+        error_text(text, UNEXPECTED, name, "on the server.", detail);
     } else if (m->arity >= 0 && json_array_size(msg->arguments) != (size_t)m->arity) {
         char detail[160];
         snprintf(detail, sizeof detail,
                  "InvalidDataException: Invocation provides %zu argument(s) but target expects %d.",
                  json_array_size(msg->arguments), m->arity);
-        error_text(&text, "Failed to invoke", name, "due to an error on the server.",
-                   detailed_errors ? detail : NULL);
-    } else {
-        call->method_fn = m->fn;
-        call->filter_depth = 0;
-        int status = invoke_next(call, msg->arguments);
-        if (call->send_failed || status == SR_ERR_DB) {
+        error_text(text, "Failed to invoke", name, BIND_FAILED, detailed_errors ? detail : NULL);
+    }
+}
+
+int sr_hub_check(const sr_method *m, const sr_msg *msg, int detailed_errors, sr_buf *text)
+{
+    check_invocation(m, msg, msg->type == SR_MSG_STREAM_INVOCATION, detailed_errors, text);
+    return text->len ? -1 : 0;
+}
+
+int sr_hub_invoke(sr_call *call, const sr_msg *msg, int detailed_errors, sr_buf *completion)
+{
+    const char *name = msg->target;
+    const sr_method *m = sr_hub_method(call->hub, name);
+    sr_buf text = SR_BUF_INIT;
+    int rc = 0;
+    call->method = m ? m->name : name;
+    check_invocation(m, msg, 0, detailed_errors, &text);
+    if (!text.len) {
+        int status = sr_hub_call_method(call, m->fn, msg->arguments);
+        if (call->send_failed || status == SR_ERR_DB)
             rc = SR_ERR_DB;
-        } else if (status == SR_OK) {
+        else if (status == SR_OK) {
             if (msg->invocation_id)
                 sr_proto_write_completion_result(completion, msg->invocation_id, call->result);
-        } else if (status == SR_ERR_ARGS) {
-            error_text(&text, "Failed to invoke", name, "due to an error on the server.",
-                       detailed_errors ? call->error.ptr : NULL);
-        } else if (status == SR_ERR_HUB) {
-            sr_buf detail = SR_BUF_INIT;
-            sr_buf_printf(&detail, "HubException: %s", call->error.ptr ? call->error.ptr : "");
-            error_text(&text, "An unexpected error occurred invoking", name, "on the server.",
-                       detail.ptr);
-            sr_buf_fini(&detail);
         } else {
-            sr_log_warn("hub %s: method %s failed: %s", call->hub->path, m->name,
-                        call->error.ptr ? call->error.ptr : "(no detail)");
-            sr_buf detail = SR_BUF_INIT;
-            if (detailed_errors)
-                sr_buf_printf(&detail, "Exception: %s", call->error.ptr ? call->error.ptr : "");
-            error_text(&text, "An unexpected error occurred invoking", name, "on the server.",
-                       detail.ptr);
-            sr_buf_fini(&detail);
+            sr_hub_error_text(call, status, name, detailed_errors, &text);
         }
     }
     if (rc == 0 && text.len && msg->invocation_id)

@@ -29,7 +29,26 @@ struct sr_call {
     int aborted;               /* sr_abort() was called */
     size_t filter_depth;       /* how many filters the current call has passed */
     int (*method_fn)(sr_call *call, json_t *args); /* the method a filter chain ends in */
+    sr_stream *stream;         /* a streaming method's stream */
+    sr_stream_fn stream_method;
+    const sr_upload_fns *upload; /* a method with client-to-server streams */
+    json_t *upload_state;
 };
+
+/** Runs @p fn(call, args) through the hub's filters. Returns what the chain returns. */
+int sr_hub_call_method(sr_call *call, sr_method_fn fn, json_t *args);
+
+/** Appends the client-facing error text for a method @p name that returned @p status (one of
+ *  SR_ERR_ARGS, SR_ERR_HUB, SR_ERR_FAILED...) per protocol.md §7.5. */
+void sr_hub_error_text(sr_call *call, int status, const char *name, int detailed_errors,
+                       sr_buf *out);
+
+/** Checks an invocation against its method before it runs (existence, streaming or not, stream
+ *  count, argument count); on failure appends the error text and returns -1. */
+int sr_hub_check(const sr_method *m, const sr_msg *msg, int detailed_errors, sr_buf *text);
+
+/** The method registered under @p name (case-insensitively), or NULL. */
+const sr_method *sr_hub_method(const sr_hub *hub, const char *name);
 
 /** Initialises a call context for a connection; strings are borrowed. */
 void sr_call_init(sr_call *call, const sr_hub *hub, PGconn *db, const char *connection_id,

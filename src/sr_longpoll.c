@@ -82,7 +82,7 @@ void sr_longpoll_get(sr_exchange *ex, const sr_hub *hub, const char *token)
     }
     if (!row.transport) {
         /* First poll: start the connection and answer at once (protocol.md §5.2). */
-        if (sr_session_activate(db, hub, &row, &ex->req, "LongPolling", NULL) != 0 ||
+        if (sr_session_activate(db, hub, &row, &ex->req, ex->user, "LongPolling", NULL) != 0 ||
             sr_store_commit(db) != 0) {
             sr_conn_row_fini(&row);
             goto rollback_unavailable;
@@ -119,7 +119,7 @@ void sr_longpoll_get(sr_exchange *ex, const sr_hub *hub, const char *token)
     row.user_id = NULL;
     w->poll_gen = gen;
     w->cursor = w->db_cursor = row.cursor;
-    w->handshaken = row.handshake_delivered;
+    w->handshaken = row.handshake_delivered || hub->on_data != NULL; /* raw: no handshake */
     w->deadline = sr_now() + sr_config->poll_timeout;
     sr_park_set_groups(w, groups);
     PQclear(groups);

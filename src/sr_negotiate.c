@@ -67,12 +67,14 @@ char *sr_negotiate_body(int version, const char *connection_id, const char *conn
     return text;
 }
 
-static void respond_text_json(sr_exchange *ex, char *text)
+static void respond_text_json(sr_exchange *ex, const sr_hub *hub, char *text)
 {
     sr_http_response res;
     sr_http_response_init(&res, 200);
     sr_http_response_header(&res, "Content-Type", "application/json");
     sr_http_response_no_cache(&res);
+    for (const char *const *h = hub->negotiate_headers; h && h[0] && h[1]; h += 2)
+        sr_http_response_header(&res, h[0], h[1]);
     sr_http_response_body(&res, text, strlen(text));
     sr_exchange_respond(ex, &res);
     sr_http_response_fini(&res);
@@ -89,7 +91,7 @@ void sr_negotiate_handle(sr_exchange *ex, const sr_hub *hub)
     int version = sr_negotiate_version(ex->req.query, error, sizeof error);
     if (version < 0) {
         json_t *body = json_pack("{s:s}", "error", error);
-        respond_text_json(ex, json_dumps(body, JSON_COMPACT));
+        respond_text_json(ex, hub, json_dumps(body, JSON_COMPACT));
         json_decref(body);
         return;
     }
@@ -110,5 +112,5 @@ void sr_negotiate_handle(sr_exchange *ex, const sr_hub *hub)
         return;
     }
     sr_log_debug("negotiated connection %s on %s (version %d)", id, hub->path, version);
-    respond_text_json(ex, sr_negotiate_body(version, id, token));
+    respond_text_json(ex, hub, sr_negotiate_body(version, id, token));
 }

@@ -18,6 +18,7 @@
 #include "sr_route.h"
 #include "sr_session.h"
 #include "sr_store.h"
+#include "sr_streams.h"
 #include "sr_token.h"
 
 void sr_post_handle(sr_exchange *ex, const sr_hub *hub, const char *token)
@@ -46,10 +47,12 @@ void sr_post_handle(sr_exchange *ex, const sr_hub *hub, const char *token)
     sr_conn_row_fini(&row);
     if (rc != 0 || sr_store_commit(db) != 0)
         goto rollback_unavailable;
+    sr_streams_after_commit(); /* streams its methods kept open go live */
     sr_exchange_respond_text(ex, 200, NULL);
     return;
 
 rollback_unavailable:
+    sr_streams_after_rollback();
     if (sr_db_broken(db))
         sr_db_thread_reset();
     else

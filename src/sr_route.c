@@ -12,6 +12,10 @@
 
 #include <string.h>
 
+#include <strings.h>
+
+#include "sr_auth.h"
+#include "sr_endpoint.h"
 #include "sr_http.h"
 #include "sr_log.h"
 #include "sr_mem.h"
@@ -33,20 +37,41 @@ void sr_route_unavailable(sr_exchange *ex)
     sr_http_response_fini(&res);
 }
 
+/* 401 for a hub that requires a user (JwtBearer's challenge: empty body). */
+static void unauthorized(sr_exchange *ex)
+{
+    sr_http_response res;
+    sr_http_response_init(&res, 401);
+    sr_http_response_header(&res, "WWW-Authenticate", "Bearer");
+    sr_exchange_respond(ex, &res);
+    sr_http_response_fini(&res);
+}
+
 void sr_route_handle(sr_exchange *ex)
 {
     const char *path = ex->req.path;
     size_t len = strlen(path);
     size_t slen = sizeof NEGOTIATE_SUFFIX - 1;
-    const sr_hub *hub;
-    if (len > slen && !strcmp(path + len - slen, NEGOTIATE_SUFFIX) &&
-        (hub = sr_hub_find(path, len - slen)) != NULL) {
-        sr_negotiate_handle(ex, hub);
+    int authenticated = sr_auth_request(&ex->req, &ex->user);
+    if (sr_endpoint_handle(ex))
         return;
-    }
-    hub = sr_hub_find(path, len);
+    const sr_hub *hub;
+    int negotiate = 0;
+    if (len > slen && !strcasecmp(path + len - slen, NEGOTIATE_SUFFIX) &&
+        (hub = sr_hub_find(path, len - slen)) != NULL)
+        negotiate = 1;
+    else
+        hub = sr_hub_find(path, len);
     if (!hub) {
         sr_exchange_respond_text(ex, 404, "Not Found");
+        return;
+    }
+    if (hub->require_authentication && authenticated != 1) {
+        unauthorized(ex);
+        return;
+    }
+    if (negotiate) {
+        sr_negotiate_handle(ex, hub);
         return;
     }
     const char *method = ex->req.method;

@@ -24,20 +24,38 @@
 #include "sr_hub.h"
 #include "sr_log.h"
 #include "sr_proto.h"
+#include "sr_results.h"
+#include "sr_streams.h"
+#include "sr_upload.h"
 
 #define CLOSE_ERROR_TEXT "Connection closed with an error."
 
 int sr_session_activate(PGconn *db, const sr_hub *hub, sr_conn_row *row,
-                        const sr_http_request *req, const char *transport, const char *holder)
+                        const sr_http_request *req, const char *auth_user, const char *transport,
+                        const char *holder)
 {
     char user[256];
     json_t *doc = sr_context_from_request(req);
-    int identified = sr_context_identify(hub, doc, user, sizeof user);
+    int identified = sr_context_identify(hub, doc, auth_user, user, sizeof user);
     int rc = sr_store_conn_activate(db, row->id, transport, holder, doc,
                                     identified ? user : NULL);
     if (rc == 0 && identified) {
         free(row->user_id);
         row->user_id = strdup(user);
+    }
+    if (rc == 0 && hub->on_data) {
+        /* A raw endpoint has no handshake: the connection is ready as soon as it is active. */
+        rc = sr_store_conn_handshake(db, row->id, "raw");
+        row->handshake_done = 1;
+        if (rc == 0) {
+            sr_call call;
+            sr_call_init(&call, hub, db, row->id, row->user_id, transport);
+            call.request = doc;
+            call.items = row->items;
+            if (sr_hub_connected(&call) == SR_ERR_DB)
+                rc = SR_ERR_DB;
+            sr_call_fini(&call);
+        }
     }
     json_decref(doc);
     return rc ? SR_ERR_DB : 0;
@@ -178,8 +196,18 @@ static int message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *
         sr_call_init(&call, hub, db, row->id, row->user_id, row->transport);
         call.request = row->request;
         call.items = row->items;
-        if (sr_hub_invoke(&call, &msg, sr_config->detailed_errors, &out) != 0)
+        const sr_method *m = sr_hub_method(hub, msg.target);
+        sr_buf text = SR_BUF_INIT;
+        if (m && m->upload && sr_hub_check(m, &msg, sr_config->detailed_errors, &text) == 0) {
+            if (sr_upload_start(&call, m, &msg, sr_config->detailed_errors, &out) != 0)
+                rc = SR_ERR_DB;
+        } else if (m && m->upload) {
+            if (msg.invocation_id)
+                sr_proto_write_completion_error(&out, msg.invocation_id, text.ptr);
+        } else if (sr_hub_invoke(&call, &msg, sr_config->detailed_errors, &out) != 0) {
             rc = SR_ERR_DB;
+        }
+        sr_buf_fini(&text);
         int aborted = call.aborted;
         if (call.items_changed)
             row->items_changed = 1;
@@ -197,14 +225,58 @@ static int message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *
         break;
     }
     case SR_MSG_STREAM_INVOCATION: {
-        /* Server-to-client streaming is not implemented yet: answer as for a method that does
-         * not exist as a streaming method, so the client's stream() fails cleanly. */
-        snprintf(error, sizeof error,
-                 "The client attempted to invoke the non-streaming '%.100s' method with a "
-                 "streaming invocation.",
-                 msg.target);
-        sr_proto_write_completion_error(&out, msg.invocation_id, error);
-        if (publish_to(db, hub, SR_KIND_CONNECTION, row->id, &out) != 0)
+        const sr_method *m = sr_hub_method(hub, msg.target);
+        sr_buf text = SR_BUF_INIT;
+        if (sr_streams_exists(row->id, msg.invocation_id))
+            sr_buf_printf(&text, "Invocation ID '%s' is already in use.", msg.invocation_id);
+        else
+            sr_hub_check(m, &msg, sr_config->detailed_errors, &text);
+        if (text.len) {
+            sr_proto_write_completion_error(&out, msg.invocation_id, text.ptr);
+            if (publish_to(db, hub, SR_KIND_CONNECTION, row->id, &out) != 0)
+                rc = SR_ERR_DB;
+        } else {
+            sr_call call;
+            sr_call_init(&call, hub, db, row->id, row->user_id, row->transport);
+            call.request = row->request;
+            call.items = row->items;
+            call.method = m->name;
+            if (sr_streams_run(&call, m, &msg, sr_config->detailed_errors) != 0)
+                rc = SR_ERR_DB;
+            if (call.items_changed)
+                row->items_changed = 1;
+            sr_call_fini(&call);
+        }
+        sr_buf_fini(&text);
+        break;
+    }
+    case SR_MSG_CANCEL_INVOCATION: {
+        /* The stream runs on whichever worker received its StreamInvocation: tell it. */
+        sr_buf verb = SR_BUF_INIT;
+        const char *targets[] = {row->id};
+        sr_buf_printf(&verb, "cancel %s", msg.invocation_id);
+        if (sr_store_publish(db, hub->path, SR_KIND_CONTROL, targets, 1, NULL, 0, verb.ptr,
+                             verb.len) != 0)
+            rc = SR_ERR_DB;
+        sr_buf_fini(&verb);
+        break;
+    }
+    case SR_MSG_STREAM_ITEM:
+    case SR_MSG_COMPLETION: {
+        sr_call call;
+        sr_call_init(&call, hub, db, row->id, row->user_id, row->transport);
+        call.request = row->request;
+        call.items = row->items;
+        int claimed = sr_upload_receive(&call, &msg, sr_config->detailed_errors, &out);
+        if (call.items_changed)
+            row->items_changed = 1;
+        sr_call_fini(&call);
+        if (claimed < 0)
+            rc = SR_ERR_DB;
+        else if (claimed == 0 && msg.type == SR_MSG_COMPLETION &&
+                 sr_results_forward(db, hub->path, row->id, payload, len, &msg) != 0)
+            rc = SR_ERR_DB;
+        else if (out.len && publish_to(db, hub, SR_KIND_CONNECTION, row->id, &out) != 0)
             rc = SR_ERR_DB;
         break;
     }
@@ -221,9 +293,8 @@ static int message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *
         *saw_ping = 1; /* arms the client timeout of a stream (protocol.md §6.3) */
         break;
     default:
-        /* Ping needs no answer (the client timeout arrives with Server-Sent Events); stream
-         * items, completions and cancellations arrive with streaming; unknown types are
-         * ignored as JsonHubProtocol does. */
+        /* Unknown types (and Ack/Sequence, which only stateful reconnect over WebSockets
+         * uses) are ignored as JsonHubProtocol does. */
         break;
     }
     sr_buf_fini(&out);
@@ -231,9 +302,27 @@ static int message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *
     return rc;
 }
 
+/* A raw endpoint: the bytes go to the endpoint as they came, with no protocol in between. */
+static int receive_raw(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *body,
+                       size_t len)
+{
+    sr_call call;
+    sr_call_init(&call, hub, db, row->id, row->user_id, row->transport);
+    call.request = row->request;
+    call.items = row->items;
+    int status = hub->on_data(&call, body, len);
+    int rc = call.send_failed || status == SR_ERR_DB ? SR_ERR_DB : 0;
+    if (rc == 0 && call.items_changed)
+        rc = sr_store_conn_set_items(db, row->id, row->items);
+    sr_call_fini(&call);
+    return rc;
+}
+
 int sr_session_receive(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *body,
                        size_t len)
 {
+    if (hub->on_data)
+        return receive_raw(db, hub, row, body, len);
     sr_buf data = SR_BUF_INIT;
     size_t inbound_before = row->inbound.len;
     size_t max = (size_t)sr_config->max_message_size;

@@ -28,7 +28,8 @@ int sr_session_receive(PGconn *db, const sr_hub *hub, sr_conn_row *row, const ch
  * from it (also set in @p row). Returns 0 or SR_ERR_DB.
  */
 int sr_session_activate(PGconn *db, const sr_hub *hub, sr_conn_row *row,
-                        const sr_http_request *req, const char *transport, const char *holder);
+                        const sr_http_request *req, const char *auth_user, const char *transport,
+                        const char *holder);
 
 /** How sr_session_end() leaves the connection row. */
 typedef enum sr_end_mode {

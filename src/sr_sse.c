@@ -110,7 +110,8 @@ void sr_sse_get(sr_exchange *ex, const sr_hub *hub, const char *token)
     /* The reaper treats a stream whose holder has no heartbeat row as orphaned: make sure the
      * row exists before the first stream names this worker. */
     if ((!atomic_load(&announced) && sr_store_worker_beat(db, sr_worker_id()) != 0) ||
-        sr_session_activate(db, hub, &row, &ex->req, "ServerSentEvents", sr_worker_id()) != 0 ||
+        sr_session_activate(db, hub, &row, &ex->req, ex->user, "ServerSentEvents",
+                            sr_worker_id()) != 0 ||
         sr_store_commit(db) != 0) {
         sr_conn_row_fini(&row);
         goto rollback_unavailable;
@@ -125,6 +126,7 @@ void sr_sse_get(sr_exchange *ex, const sr_hub *hub, const char *token)
     w->user_id = row.user_id;
     row.user_id = NULL;
     w->cursor = w->db_cursor = row.cursor;
+    w->handshaken = hub->on_data != NULL; /* a raw endpoint has no handshake */
     sr_conn_row_fini(&row);
     sr_park_submit(w);
     return;

@@ -504,3 +504,90 @@ int sr_store_prune(PGconn *db, int retention)
                    "now() - make_interval(secs => $1::integer)",
                    1, params);
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Client-to-server streams                                                                   */
+
+void sr_upload_row_fini(sr_upload_row *u)
+{
+    free(u->invocation_key);
+    free(u->invocation_id);
+    free(u->method);
+    json_decref(u->streams);
+    json_decref(u->open);
+    json_decref(u->state);
+    memset(u, 0, sizeof *u);
+}
+
+/* Stream ids arrive as a JSON array of strings; PostgreSQL gets them back as text[] through
+ * json_array_elements_text, so no array literal has to be built from client data. */
+int sr_store_upload_create(PGconn *db, const char *conn_id, const char *invocation_id,
+                           const char *method, const json_t *stream_ids, const json_t *state)
+{
+    char *ids = json_dumps(stream_ids, JSON_COMPACT);
+    char *st = json_dumps(state, JSON_COMPACT);
+    const char *params[] = {conn_id, invocation_id, method, ids, st};
+    int rc = command(db,
+                     "INSERT INTO signalr.uploads (connection_id, invocation_key, invocation_id, "
+                     "method, streams, open, state) SELECT $1, $4::jsonb->>0, $2, $3, a, a, "
+                     "$5::jsonb FROM (SELECT ARRAY(SELECT json_array_elements_text($4::json))"
+                     " AS a) s",
+                     5, params);
+    free(ids);
+    free(st);
+    return rc;
+}
+
+int sr_store_upload_find(PGconn *db, const char *conn_id, const char *stream_id,
+                         sr_upload_row *u)
+{
+    const char *params[] = {conn_id, stream_id};
+    PGresult *r = sr_db_query(db,
+                              "SELECT invocation_key, invocation_id, method, "
+                              "array_to_json(streams), array_to_json(open), state "
+                              "FROM signalr.uploads WHERE connection_id = $1 AND $2 = ANY(open) "
+                              "FOR UPDATE",
+                              2, params, NULL, NULL);
+    if (!r)
+        return SR_ERR_DB;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return 0;
+    }
+    memset(u, 0, sizeof *u);
+    u->invocation_key = strdup(PQgetvalue(r, 0, 0));
+    u->invocation_id = dup_or_null(r, 0, 1);
+    u->method = strdup(PQgetvalue(r, 0, 2));
+    u->streams = json_loads(PQgetvalue(r, 0, 3), 0, NULL);
+    u->open = json_loads(PQgetvalue(r, 0, 4), 0, NULL);
+    u->state = json_loads(PQgetvalue(r, 0, 5), 0, NULL);
+    PQclear(r);
+    if (!json_is_array(u->streams) || !json_is_array(u->open) || !json_is_object(u->state)) {
+        sr_upload_row_fini(u);
+        return SR_ERR_DB;
+    }
+    return 1;
+}
+
+int sr_store_upload_save(PGconn *db, const char *conn_id, const sr_upload_row *u)
+{
+    char *open = json_dumps(u->open, JSON_COMPACT);
+    char *st = json_dumps(u->state, JSON_COMPACT);
+    const char *params[] = {conn_id, u->invocation_key, open, st};
+    int rc = command(db,
+                     "UPDATE signalr.uploads SET open = ARRAY(SELECT "
+                     "json_array_elements_text($3::json)), state = $4::jsonb "
+                     "WHERE connection_id = $1 AND invocation_key = $2",
+                     4, params);
+    free(open);
+    free(st);
+    return rc;
+}
+
+int sr_store_upload_delete(PGconn *db, const char *conn_id, const char *invocation_key)
+{
+    const char *params[] = {conn_id, invocation_key};
+    return command(db,
+                   "DELETE FROM signalr.uploads WHERE connection_id = $1 AND invocation_key = $2",
+                   2, params);
+}

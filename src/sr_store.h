@@ -185,6 +185,30 @@ PGresult *sr_store_reap_handshake(PGconn *db, int handshake_timeout, int limit);
 /** Deletes log records older than @p retention seconds. */
 int sr_store_prune(PGconn *db, int retention);
 
+/** A pending client-to-server stream invocation, as loaded by sr_store_upload_find(). */
+typedef struct sr_upload_row {
+    char *invocation_key;
+    char *invocation_id; /* NULL for a send() */
+    char *method;
+    json_t *streams;     /* array of stream ids, owned */
+    json_t *open;        /* array of stream ids still open, owned */
+    json_t *state;       /* object, owned */
+} sr_upload_row;
+
+void sr_upload_row_fini(sr_upload_row *u);
+
+/** Records an invocation waiting for its streams. */
+int sr_store_upload_create(PGconn *db, const char *conn_id, const char *invocation_id,
+                           const char *method, const json_t *stream_ids, const json_t *state);
+/** Finds the invocation that stream @p stream_id of the connection belongs to (row-locked).
+ *  Returns 1 when found, 0 when not. */
+int sr_store_upload_find(PGconn *db, const char *conn_id, const char *stream_id,
+                         sr_upload_row *u);
+/** Stores an invocation's open streams and state. */
+int sr_store_upload_save(PGconn *db, const char *conn_id, const sr_upload_row *u);
+/** Removes a finished invocation. */
+int sr_store_upload_delete(PGconn *db, const char *conn_id, const char *invocation_key);
+
 /** Encodes strings as a PostgreSQL text-array literal ({"a","b"}) into @p out. */
 void sr_store_array_literal(sr_buf *out, const char *const *items, size_t n);
 

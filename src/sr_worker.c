@@ -28,6 +28,7 @@
 
 #include "signalr-fcgi.h"
 #include "sr_conf.h"
+#include "sr_auth.h"
 #include "sr_db.h"
 #include "sr_feed.h"
 #include "sr_front.h"
@@ -150,6 +151,7 @@ int sr_main(int argc, char **argv)
     }
     if (cmd == SR_CMD_MIGRATE)
         return sr_migrate_run() == 0 ? 0 : 1;
+    sr_auth_init();
     if (sr_hub_count() == 0) {
         sr_log_error("no hub is registered");
         return 1;

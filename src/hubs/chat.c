@@ -28,8 +28,8 @@ static int send_public_message(sr_call *call, json_t *args)
 }
 
 static const sr_method chat_methods[] = {
-    {"SendPublicMessage", send_public_message, 1},
-    {NULL, NULL, 0},
+    {.name = "SendPublicMessage", .fn = send_public_message, .arity = 1},
+    {.name = NULL},
 };
 
 const sr_hub chat_room_hub = {

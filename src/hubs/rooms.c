@@ -135,11 +135,11 @@ static int identify(const sr_request *req, char *user_id, size_t cap)
 }
 
 static const sr_method rooms_methods[] = {
-    {"JoinRoom", join_room, 1},
-    {"LeaveRoom", leave_room, 1},
-    {"SendToRoom", send_to_room, 2},
-    {"SendPrivate", send_private, 2},
-    {NULL, NULL, 0},
+    {.name = "JoinRoom", .fn = join_room, .arity = 1},
+    {.name = "LeaveRoom", .fn = leave_room, .arity = 1},
+    {.name = "SendToRoom", .fn = send_to_room, .arity = 2},
+    {.name = "SendPrivate", .fn = send_private, .arity = 2},
+    {.name = NULL},
 };
 
 const sr_hub rooms_hub = {

@@ -236,22 +236,22 @@ static void on_disconnected(sr_call *call, const char *error)
 }
 
 static const sr_method test_methods[] = {
-    {"Echo", echo, 1},
-    {"Add", add, 2},
-    {"Fail", fail, 1},
-    {"Crash", crash, 0},
-    {"WorkerPid", worker_pid, 0},
-    {"Broadcast", broadcast, 1},
-    {"JoinGroup", join_group, 1},
-    {"LeaveGroup", leave_group, 1},
-    {"AddToGroup", add_to_group, 2},
-    {"RemoveFromGroup", remove_from_group, 2},
-    {"SendTo", send_to, 4},
-    {"GetContext", get_context, 0},
-    {"Count", count, 0},
-    {"Abort", abort_connection, 0},
-    {"FilteredOut", filtered_out, 0},
-    {NULL, NULL, 0},
+    {.name = "Echo", .fn = echo, .arity = 1},
+    {.name = "Add", .fn = add, .arity = 2},
+    {.name = "Fail", .fn = fail, .arity = 1},
+    {.name = "Crash", .fn = crash, .arity = 0},
+    {.name = "WorkerPid", .fn = worker_pid, .arity = 0},
+    {.name = "Broadcast", .fn = broadcast, .arity = 1},
+    {.name = "JoinGroup", .fn = join_group, .arity = 1},
+    {.name = "LeaveGroup", .fn = leave_group, .arity = 1},
+    {.name = "AddToGroup", .fn = add_to_group, .arity = 2},
+    {.name = "RemoveFromGroup", .fn = remove_from_group, .arity = 2},
+    {.name = "SendTo", .fn = send_to, .arity = 4},
+    {.name = "GetContext", .fn = get_context, .arity = 0},
+    {.name = "Count", .fn = count, .arity = 0},
+    {.name = "Abort", .fn = abort_connection, .arity = 0},
+    {.name = "FilteredOut", .fn = filtered_out, .arity = 0},
+    {.name = NULL},
 };
 
 const sr_hub test_hub = {

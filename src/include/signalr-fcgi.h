@@ -17,8 +17,8 @@
  *     }
  *
  *     static const sr_method chat_methods[] = {
- *         { "SendPublicMessage", send_public_message, 1 },
- *         { 0 }
+ *         { .name = "SendPublicMessage", .fn = send_public_message, .arity = 1 },
+ *         { .name = NULL }
  *     };
  *     static const sr_hub chat = { .path = "/Hubs/ChatRoom", .methods = chat_methods };
  *
@@ -98,13 +98,46 @@ typedef struct sr_request sr_request;
  */
 typedef int (*sr_method_fn)(sr_call *call, json_t *args);
 
+/** A stream of results sent to the client (a method returning ChannelReader<T> or
+ *  IAsyncEnumerable<T>). Opaque; see sr_stream_item() and friends. */
+typedef struct sr_stream sr_stream;
+
+/**
+ * A streaming method: called for the client's stream() (a StreamInvocation). It writes items
+ * with sr_stream_item(); when it returns SR_OK the stream completes, unless it called
+ * sr_stream_keep() to go on producing after returning. A non-zero return before any item is
+ * the stream's error, reported as for an ordinary method.
+ */
+typedef int (*sr_stream_fn)(sr_call *call, json_t *args, sr_stream *stream);
+
+/**
+ * The receiving side of a client-to-server stream (a ChannelReader<T> parameter; the client
+ * passes a Subject). The method's ordinary arguments come first to @p start; the streams'
+ * items then arrive one call of @p item at a time, and @p end runs when a stream ends
+ * (@p error: the client's error text, or NULL). The items may arrive in different requests on
+ * different workers, so anything the method accumulates lives in @p state, a JSON object kept
+ * with the invocation (borrowed; modify it in place). When every stream has ended, the
+ * invocation completes with what the last @p end returned and set with sr_return_new().
+ */
+typedef struct sr_upload_fns {
+    int (*start)(sr_call *call, json_t *args, json_t *state);
+    int (*item)(sr_call *call, size_t stream, json_t *item, json_t *state);
+    int (*end)(sr_call *call, size_t stream, const char *error, json_t *state);
+} sr_upload_fns;
+
 typedef struct sr_method {
     /** Method name; clients' names are matched without regard to ASCII case, as ASP.NET does. */
     const char *name;
     sr_method_fn fn;
-    /** Number of arguments the method takes, or -1 to accept any number. A mismatch is answered
-     *  with the protocol's argument-count error before the method runs. */
+    /** Number of (non-stream) arguments the method takes, or -1 to accept any number. A
+     *  mismatch is answered with the protocol's argument-count error before the method runs. */
     int arity;
+    /** Set instead of @c fn for a streaming method. */
+    sr_stream_fn stream;
+    /** Set instead of @c fn for a method with client-to-server stream parameters. */
+    const sr_upload_fns *upload;
+    /** With @c upload: how many stream parameters the method takes. */
+    int streams;
 } sr_method;
 
 /**
@@ -139,6 +172,17 @@ typedef struct sr_hub {
     int (*identify)(const sr_request *req, char *user_id, size_t cap);
     /** Optional. NULL-terminated list of filters (see sr_filter). */
     const sr_filter *const *filters;
+    /** Set to make this a raw connection endpoint instead of a hub (ASP.NET's
+     *  MapConnectionHandler): no handshake and no hub protocol; every chunk of bytes a client
+     *  sends is handed to this function as it came, and sr_send_raw() sends bytes back.
+     *  @c methods may then be an empty table. */
+    int (*on_data)(sr_call *call, const char *data, size_t len);
+    /** Optional. Extra headers for every negotiate answer: name, value, name, value, ...,
+     *  NULL (e.g. Set-Cookie lines). */
+    const char *const *negotiate_headers;
+    /** Set to require an authenticated user ([Authorize] on the hub class): every request of
+     *  the hub without a valid bearer token is answered 401. */
+    int require_authentication;
 } sr_hub;
 
 /**
@@ -175,8 +219,10 @@ void sr_return_new(sr_call *call, json_t *value);
  *  so a method can `return sr_hub_error(call, "...")`. */
 int sr_hub_error(sr_call *call, const char *fmt, ...) SR_API_PRINTF(2, 3);
 
-/** Records an unexpected failure. The text reaches the client only when detailed errors are on;
- *  it is always logged. Returns SR_ERR_FAILED. */
+/** Records an unexpected failure. The text reaches the client only when detailed errors are on
+ *  (appended after "An unexpected error occurred invoking 'X' on the server. ", so a text of the
+ *  form "InvalidOperationException: what happened" reads as ASP.NET's would); it is always
+ *  logged. Returns SR_ERR_FAILED. */
 int sr_fail(sr_call *call, const char *fmt, ...) SR_API_PRINTF(2, 3);
 
 /* -------------------------------------------------------------------------------------------- */
@@ -203,10 +249,39 @@ const char *sr_query(const sr_call *call, const char *key);
 /** A cookie of the request that opened the connection, or NULL when absent. */
 const char *sr_cookie(const sr_call *call, const char *name);
 
-/** The same lookups on the request given to sr_hub.identify. */
+/** The same lookups on the request given to sr_hub.identify or an endpoint. */
 const char *sr_request_header(const sr_request *req, const char *name);
 const char *sr_request_query(const sr_request *req, const char *key);
 const char *sr_request_cookie(const sr_request *req, const char *name);
+/** The user the request's bearer token authenticates, or NULL. */
+const char *sr_request_user(const sr_request *req);
+
+/* -------------------------------------------------------------------------------------------- */
+/* Plain HTTP endpoints beside the hubs                                                         */
+
+/** A response being built by an endpoint. Opaque. */
+typedef struct sr_response sr_response;
+
+/**
+ * Handles one request whose path starts with the registered prefix. Runs on a request thread
+ * (it may block, e.g. in sr_invoke_client). Set the status (default 200), headers and body.
+ */
+typedef void (*sr_endpoint_fn)(const sr_request *req, sr_response *res);
+
+/** Registers an endpoint for every path starting with @p prefix (matched without regard to
+ *  case, longest registered prefix first, before hubs). Call before sr_main(). */
+int sr_endpoint_register(const char *prefix, sr_endpoint_fn fn) SR_API_WARN_UNUSED;
+
+/** Request line and body of an endpoint's request. */
+const char *sr_request_method(const sr_request *req);
+const char *sr_request_path(const sr_request *req);
+const char *sr_request_query_string(const sr_request *req);
+const char *sr_request_body(const sr_request *req, size_t *len);
+
+void sr_response_status(sr_response *res, int status);
+/** Adds a header; names and values must not contain CR or LF. */
+void sr_response_header(sr_response *res, const char *name, const char *value);
+void sr_response_body(sr_response *res, const void *data, size_t len);
 
 /** Context.Items: a value kept for the connection between invocations (borrowed; NULL when
  *  absent). */
@@ -277,6 +352,60 @@ sr_target sr_users(const char *const *user_ids, size_t n);
  * Returns SR_OK, SR_ERR_INVALID (bad method name, args not an array) or SR_ERR_DB.
  */
 int sr_send(sr_call *call, sr_target target, const char *method, json_t *args);
+
+/** Sends bytes as they are to connections of a raw endpoint (see sr_hub.on_data). */
+int sr_send_raw(sr_call *call, sr_target target, const char *data, size_t len);
+
+/**
+ * Sends from outside any hub method (IHubContext<THub>.Clients): from a thread of your own, a
+ * stream's cancel callback, a timer. Takes the hub by path; its own database transaction.
+ * Steals @p args. Returns SR_OK, SR_ERR_INVALID or SR_ERR_DB. Not for use inside a hub method
+ * (use sr_send there, which joins the method's transaction).
+ */
+int sr_hub_send(const char *hub_path, sr_target target, const char *method, json_t *args);
+
+/* -------------------------------------------------------------------------------------------- */
+/* Streams to the client                                                                        */
+
+/** Writes one item to the stream (steals @p item). Inside the method the item is part of the
+ *  invocation's transaction; after sr_stream_keep() it is sent at once. Returns SR_OK,
+ *  SR_ERR_INVALID when the stream was cancelled or completed, or SR_ERR_DB. */
+int sr_stream_item(sr_stream *stream, json_t *item);
+
+/** Keeps the stream open after the method returns. @p on_cancel (may be NULL) runs once, on a
+ *  worker thread, if the client cancels the stream or the connection ends first; the stream
+ *  then accepts no more items. Either way the stream remains yours until
+ *  sr_stream_complete(). */
+void sr_stream_keep(sr_stream *stream, void (*on_cancel)(sr_stream *stream, void *arg), void *arg);
+
+/** Ends a kept stream, with @p error (an error completion; NULL for a clean end), and frees
+ *  it. Safe after cancellation (then nothing is sent). */
+int sr_stream_complete(sr_stream *stream, const char *error);
+
+/** The hub path and connection id of a stream (for sr_hub_send from a cancel callback). */
+const char *sr_stream_hub(const sr_stream *stream);
+const char *sr_stream_connection_id(const sr_stream *stream);
+
+/* -------------------------------------------------------------------------------------------- */
+/* Client results                                                                               */
+
+enum {
+    /** The client did not answer within the timeout. */
+    SR_ERR_TIMEOUT = -6,
+};
+
+/**
+ * Invokes client method @p method on one connection and waits up to @p timeout_ms for its
+ * result (Clients.Client(id).InvokeAsync<T>). Steals @p args. On success returns SR_OK and a
+ * new reference in *result (JSON null when the client returned nothing). When the client
+ * answers with an error (its handler threw, or it has no handler: "Client didn't provide a
+ * result.") returns SR_ERR_HUB and a malloc'ed text in *error. Other returns: SR_ERR_TIMEOUT,
+ * SR_ERR_INVALID (no such connection), SR_ERR_DB. Blocks the calling thread. Inside a hub
+ * method it must not target the caller's own connection: that connection's invocations run one
+ * at a time, so the answer could only arrive after the method ends.
+ */
+int sr_invoke_client(const char *hub_path, const char *connection_id, const char *method,
+                     json_t *args, int timeout_ms, json_t **result, char **error);
 
 /* -------------------------------------------------------------------------------------------- */
 /* Groups (Hub.Groups)                                                                          */

@@ -1,0 +1,38 @@
+/*
+ * sr_jwt.h — bearer tokens: compact JWS verification (and signing, for tools and tests) with
+ * libsodium. The algorithm is fixed by the configured key, never chosen by the token.
+ */
+#ifndef SR_JWT_H
+#define SR_JWT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#define SR_JWT_MAX 8192 /* longest token accepted, bytes */
+
+typedef struct sr_jwt_config {
+    const unsigned char *hs256_key; /* HMAC-SHA256 secret, or NULL */
+    size_t hs256_key_len;
+    int leeway;                     /* seconds of clock skew allowed for exp/nbf */
+    const char *issuer;             /* required iss, or NULL */
+    const char *audience;           /* required aud, or NULL */
+} sr_jwt_config;
+
+/**
+ * Verifies @p token (compact form, base64url without padding) at time @p now (Unix seconds):
+ * header alg must be the configured algorithm, the signature must verify, exp is required and
+ * must not have passed (beyond leeway), nbf must have been reached, iss/aud must match when
+ * configured. On success returns 0 and the claims (new reference) in *claims. Otherwise -1 and
+ * a short reason in *why (static text; for logs, never for clients).
+ */
+int sr_jwt_verify(const char *token, size_t len, const sr_jwt_config *cfg, long long now,
+                  json_t **claims, const char **why) __attribute__((warn_unused_result));
+
+/** Signs @p claims with HS256. Returns a malloc'ed compact token. */
+char *sr_jwt_sign_hs256(const json_t *claims, const unsigned char *key, size_t key_len);
+
+/** The user a verified token names: the "nameid" claim (ASP.NET's NameIdentifier in its short
+ *  JWT form), else "sub". Borrowed from @p claims; NULL when neither is a non-empty string. */
+const char *sr_jwt_user(const json_t *claims);
+
+#endif
