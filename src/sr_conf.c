@@ -73,6 +73,10 @@ static const opt_def options[] = {
      "if set, tokens must carry exactly this iss"},
     {"jwt-audience", "SIGNALR_JWT_AUDIENCE", OPT_STRING, NULL, 0, 0, OFF(jwt_audience),
      "if set, tokens must carry this aud"},
+    {"api-key", "SIGNALR_API_KEY", OPT_STRING, NULL, 0, 0, OFF(api_key),
+     "access key for the REST API (Azure SignalR Service's data-plane paths); unset = API off"},
+    {"api-prefix", "SIGNALR_API_PREFIX", OPT_STRING, "/api/", 0, 0, OFF(api_prefix),
+     "path the REST API is mounted at"},
     {"log-level", "SIGNALR_LOG_LEVEL", OPT_LOG_LEVEL, "info", 0, 0, OFF(log_level),
      "error, warn, info or debug"},
 };
@@ -213,6 +217,8 @@ void sr_conf_fini(sr_conf *conf)
     free(conf->jwt_key);
     free(conf->jwt_issuer);
     free(conf->jwt_audience);
+    free(conf->api_key);
+    free(conf->api_prefix);
     memset(conf, 0, sizeof *conf);
 }
 
@@ -221,6 +227,8 @@ void sr_conf_usage(FILE *out)
     fprintf(out,
             "Usage: signalr-fcgi [serve] [OPTIONS]   serve SignalR hubs over FastCGI or CGI\n"
             "       signalr-fcgi migrate [OPTIONS]   create or upgrade the database schema\n"
+            "       signalr-fcgi send|group|close|exists ...   push to clients from scripts\n"
+            "                                        (run one without arguments for its usage)\n"
             "\n"
             "Every option can also be set through the environment variable shown.\n"
             "Boolean options take no value on the command line (--detailed-errors) or\n"

@@ -27,6 +27,8 @@ typedef struct sr_conf {
     int jwt_leeway;           /* seconds of clock skew allowed on exp/nbf */
     char *jwt_issuer;         /* required iss, or NULL */
     char *jwt_audience;       /* required aud, or NULL */
+    char *api_key;            /* access key of the REST API; NULL = the API is off */
+    char *api_prefix;         /* where the REST API is mounted, e.g. "/api/" */
     int log_level;
 } sr_conf;
 

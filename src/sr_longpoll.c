@@ -73,7 +73,7 @@ void sr_longpoll_get(sr_exchange *ex, const sr_hub *hub, const char *token)
         sr_exchange_respond_text(ex, 400, "Cannot change transports mid-connection");
         return;
     }
-    if (row.ended && row.close_delivered) {
+    if (row.close_delivered) {
         /* The session is over and its last records were delivered (protocol.md §5.3). */
         sr_conn_row_fini(&row);
         sr_store_rollback(db);

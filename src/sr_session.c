@@ -42,6 +42,7 @@ int sr_session_activate(PGconn *db, const sr_hub *hub, sr_conn_row *row,
     if (rc == 0 && identified) {
         free(row->user_id);
         row->user_id = strdup(user);
+        rc = sr_store_apply_user_groups(db, row->id, hub->path, user);
     }
     if (rc == 0 && hub->on_data) {
         /* A raw endpoint has no handshake: the connection is ready as soon as it is active. */

@@ -155,6 +155,17 @@ int sr_store_conn_activate(PGconn *db, const char *id, const char *transport, co
     return rc;
 }
 
+int sr_store_apply_user_groups(PGconn *db, const char *conn_id, const char *hub,
+                               const char *user_id)
+{
+    const char *params[] = {conn_id, hub, user_id};
+    return command(db,
+                   "INSERT INTO signalr.group_members (connection_id, name, hub) "
+                   "SELECT $1, name, hub FROM signalr.user_groups WHERE hub = $2 AND user_id = $3 "
+                   "AND (expires_at IS NULL OR expires_at > now()) ON CONFLICT DO NOTHING",
+                   3, params);
+}
+
 int sr_store_conn_set_items(PGconn *db, const char *id, const json_t *items)
 {
     char *doc = json_dumps(items, JSON_COMPACT);

@@ -86,6 +86,11 @@ int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row 
 int sr_store_conn_activate(PGconn *db, const char *id, const char *transport, const char *holder,
                            const json_t *request, const char *user_id);
 
+/** Makes a newly identified connection a member of the groups its user was put in (with
+ *  signalr.add_user_to_group) that have not expired. */
+int sr_store_apply_user_groups(PGconn *db, const char *conn_id, const char *hub,
+                               const char *user_id);
+
 /** Stores Context.Items. */
 int sr_store_conn_set_items(PGconn *db, const char *id, const json_t *items);
 

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "signalr-fcgi.h"
+#include "sr_cli.h"
 #include "sr_conf.h"
 #include "sr_auth.h"
 #include "sr_db.h"
@@ -39,6 +40,7 @@
 #include "sr_migrate.h"
 #include "sr_park.h"
 #include "sr_reaper.h"
+#include "sr_restapi.h"
 #include "sr_route.h"
 #include "sr_sse.h"
 
@@ -133,6 +135,8 @@ static int run_fastcgi(int listen_fd)
 int sr_main(int argc, char **argv)
 {
     sr_command cmd;
+    if (argc > 1 && sr_cli_is_command(argv[1]))
+        return sr_cli_main(argc, argv);
     if (sr_conf_parse(&conf, &cmd, argc, argv, stderr) != 0)
         return 2;
     sr_config = &conf;
@@ -152,6 +156,8 @@ int sr_main(int argc, char **argv)
     if (cmd == SR_CMD_MIGRATE)
         return sr_migrate_run() == 0 ? 0 : 1;
     sr_auth_init();
+    if (cmd == SR_CMD_SERVE && sr_restapi_init() != 0)
+        return 1;
     if (sr_hub_count() == 0) {
         sr_log_error("no hub is registered");
         return 1;
