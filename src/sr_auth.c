@@ -10,6 +10,7 @@
 
 #include "sr_auth.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,26 +20,93 @@
 #include "sr_jwt.h"
 #include "sr_log.h"
 #include "sr_mem.h"
+#include "sr_token.h"
 
 static sr_jwt_config jwt;
+static unsigned char ed25519_key[32];
 
-void sr_auth_init(void)
+int sr_auth_init(void)
 {
     memset(&jwt, 0, sizeof jwt);
-    if (sr_config->jwt_key && *sr_config->jwt_key) {
+    int hs = sr_config->jwt_key && *sr_config->jwt_key;
+    int ed = sr_config->jwt_ed25519_key && *sr_config->jwt_ed25519_key;
+    if (hs && ed) {
+        sr_log_error("configure either a JWT key (HS256) or an Ed25519 public key, not both: "
+                     "the key decides the algorithm");
+        return -1;
+    }
+    if (hs) {
         jwt.hs256_key = (const unsigned char *)sr_config->jwt_key;
         jwt.hs256_key_len = strlen(sr_config->jwt_key);
         if (jwt.hs256_key_len < 32)
             sr_log_warn("the JWT key is shorter than 32 bytes: tokens are easier to forge");
     }
+    if (ed) {
+        const char *k = sr_config->jwt_ed25519_key;
+        if (sr_base64url_decode(k, strlen(k), ed25519_key, sizeof ed25519_key) !=
+            (long)sizeof ed25519_key) {
+            sr_log_error("the Ed25519 public key must be 32 bytes in base64url");
+            return -1;
+        }
+        jwt.ed25519_public_key = ed25519_key;
+    }
     jwt.leeway = sr_config->jwt_leeway;
     jwt.issuer = sr_config->jwt_issuer;
     jwt.audience = sr_config->jwt_audience;
+    return 0;
 }
 
-int sr_auth_request(const sr_http_request *req, char **user)
+static int has_value(json_t *v, const char *want)
+{
+    if (json_is_string(v))
+        return !strcmp(json_string_value(v), want);
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        if (json_is_string(e) && !strcmp(json_string_value(e), want))
+            return 1;
+    }
+    return 0;
+}
+
+int sr_auth_allows(const sr_policy *p, const char *user, const json_t *claims)
+{
+    if (!p)
+        return 1;
+    if ((p->authenticated || p->role || p->claim_type) && !user)
+        return 0;
+    if (p->role && !has_value(json_object_get(claims, "role"), p->role) &&
+        !has_value(json_object_get(claims, "roles"), p->role))
+        return 0;
+    if (p->claim_type) {
+        json_t *v = json_object_get(claims, p->claim_type);
+        if (!v || (p->claim_value && !has_value(v, p->claim_value)))
+            return 0;
+    }
+    return 1;
+}
+
+const char *sr_auth_claim(const json_t *claims, const char *type, char *buf, size_t cap)
+{
+    json_t *v = json_object_get(claims, type);
+    if (json_is_array(v))
+        v = json_array_get(v, 0);
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_integer(v)) {
+        snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return buf;
+    }
+    if (json_is_boolean(v))
+        return json_is_true(v) ? "true" : "false";
+    return NULL;
+}
+
+int sr_auth_request(const sr_http_request *req, char **user, json_t **claims_out)
 {
     *user = NULL;
+    *claims_out = NULL;
     char query_token[SR_JWT_MAX + 1];
     const char *token = NULL;
     const char *auth = sr_http_header(req, "Authorization");
@@ -65,11 +133,12 @@ int sr_auth_request(const sr_http_request *req, char **user)
         return -1;
     }
     const char *id = sr_jwt_user(claims);
-    int rc = id ? 1 : -1;
-    if (id)
-        *user = sr_xstrdup(id);
-    else
+    if (!id) {
         sr_log_debug("bearer token refused: it names no user (nameid or sub)");
-    json_decref(claims);
-    return rc;
+        json_decref(claims);
+        return -1;
+    }
+    *user = sr_xstrdup(id);
+    *claims_out = claims;
+    return 1;
 }

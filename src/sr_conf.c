@@ -67,6 +67,14 @@ static const opt_def options[] = {
      OFF(cgi_poll_interval_ms), "CGI mode: milliseconds between table reads of a held request"},
     {"jwt-key", "SIGNALR_JWT_KEY", OPT_STRING, NULL, 0, 0, OFF(jwt_key),
      "HS256 secret that bearer tokens are signed with (at least 32 bytes); unset = no tokens"},
+    {"jwt-ed25519-key", "SIGNALR_JWT_ED25519_KEY", OPT_STRING, NULL, 0, 0, OFF(jwt_ed25519_key),
+     "Ed25519 public key (base64url, 32 bytes) for EdDSA tokens; use this or --jwt-key"},
+    {"cors-origins", "SIGNALR_CORS_ORIGINS", OPT_STRING, NULL, 0, 0, OFF(cors_origins),
+     "comma-separated origins (scheme://host[:port]) whose pages may connect; unset = none"},
+    {"max-groups-per-connection", "SIGNALR_MAX_GROUPS_PER_CONNECTION", OPT_INT, "100", 1, 100000,
+     OFF(max_groups_per_connection), "groups one connection may be in"},
+    {"max-connections-per-user", "SIGNALR_MAX_CONNECTIONS_PER_USER", OPT_INT, "0", 0, 100000,
+     OFF(max_connections_per_user), "open connections one user may have (0 = no limit)"},
     {"jwt-leeway", "SIGNALR_JWT_LEEWAY", OPT_INT, "60", 0, 300, OFF(jwt_leeway),
      "seconds of clock skew allowed when checking a token's exp and nbf"},
     {"jwt-issuer", "SIGNALR_JWT_ISSUER", OPT_STRING, NULL, 0, 0, OFF(jwt_issuer),
@@ -215,6 +223,8 @@ void sr_conf_fini(sr_conf *conf)
     free(conf->db);
     free(conf->listen);
     free(conf->jwt_key);
+    free(conf->jwt_ed25519_key);
+    free(conf->cors_origins);
     free(conf->jwt_issuer);
     free(conf->jwt_audience);
     free(conf->api_key);

@@ -24,7 +24,11 @@ typedef struct sr_conf {
     int retention;            /* seconds a published message is kept in the table */
     int cgi_poll_interval_ms; /* CGI mode: how often a held request re-reads the table */
     char *jwt_key;            /* HS256 secret for bearer tokens; NULL = tokens not accepted */
+    char *jwt_ed25519_key;    /* Ed25519 public key (base64url) for EdDSA tokens; excludes jwt_key */
     int jwt_leeway;           /* seconds of clock skew allowed on exp/nbf */
+    char *cors_origins;       /* comma-separated origins allowed to call from a browser */
+    int max_groups_per_connection;
+    int max_connections_per_user; /* 0 = no limit */
     char *jwt_issuer;         /* required iss, or NULL */
     char *jwt_audience;       /* required aud, or NULL */
     char *api_key;            /* access key of the REST API; NULL = the API is off */

@@ -110,10 +110,22 @@ int sr_exchange_write_some(sr_exchange *ex)
     return rc;
 }
 
+void sr_exchange_decorate(const sr_exchange *ex, sr_http_response *res)
+{
+    if (ex->extra_headers.len)
+        sr_buf_append(&res->headers, ex->extra_headers.ptr, ex->extra_headers.len);
+}
+
 void sr_exchange_respond(sr_exchange *ex, const sr_http_response *res)
 {
     sr_buf out = SR_BUF_INIT;
-    sr_http_response_serialize(res, &out);
+    sr_http_response copy = *res; /* the caller keeps its response; only the view is extended */
+    sr_buf headers = SR_BUF_INIT;
+    sr_buf_append(&headers, res->headers.ptr, res->headers.len);
+    copy.headers = headers;
+    sr_exchange_decorate(ex, &copy);
+    sr_http_response_serialize(&copy, &out);
+    sr_buf_fini(&copy.headers);
     sr_exchange_queue(ex, out.ptr, out.len);
     sr_buf_fini(&out);
     sr_exchange_queue_end(ex);
@@ -143,5 +155,7 @@ void sr_exchange_free(sr_exchange *ex)
     sr_http_request_fini(&ex->req);
     sr_buf_fini(&ex->pending);
     free(ex->user);
+    json_decref(ex->claims);
+    sr_buf_fini(&ex->extra_headers);
     free(ex);
 }

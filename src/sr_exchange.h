@@ -10,6 +10,8 @@
 #ifndef SR_EXCHANGE_H
 #define SR_EXCHANGE_H
 
+#include <jansson.h>
+
 #include "sr_buf.h"
 #include "sr_http.h"
 
@@ -21,6 +23,9 @@ typedef struct sr_exchange {
     sr_buf pending; /* framed bytes not yet written */
     int ended;      /* the end of the response has been queued */
     char *user;     /* the user the request's bearer token authenticates, or NULL (owned) */
+    json_t *claims; /* that token's claims, or NULL (owned) */
+    sr_buf extra_headers; /* "Name: value\r\n" lines every response of this request carries
+                             (CORS); added by sr_exchange_decorate() */
 } sr_exchange;
 
 /** Creates an exchange for a FastCGI request on connection @p fd (taken) or, with fd -1, for
@@ -38,7 +43,10 @@ int sr_exchange_write_all(sr_exchange *ex);
  *  is full (wait for EPOLLOUT), -1 when the peer is gone. The fd must be non-blocking. */
 int sr_exchange_write_some(sr_exchange *ex);
 
-/** Serialises @p res completely, writes it blocking, and frees the exchange. */
+/** Adds the exchange's extra headers to a response about to be written for it. */
+void sr_exchange_decorate(const sr_exchange *ex, sr_http_response *res);
+
+/** Serialises @p res completely (decorated), writes it blocking, and frees the exchange. */
 void sr_exchange_respond(sr_exchange *ex, const sr_http_response *res);
 /** Shorthand: a response with a text/plain body (may be NULL for an empty one). */
 void sr_exchange_respond_text(sr_exchange *ex, int status, const char *text);

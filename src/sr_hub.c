@@ -21,6 +21,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sr_auth.h"
+#include "sr_conf.h"
 #include "sr_context.h"
 #include "sr_db.h"
 #include "sr_log.h"
@@ -160,6 +162,12 @@ const char *sr_method_name(const sr_call *call)
     return call->method;
 }
 
+const char *sr_claim(const sr_call *call, const char *type)
+{
+    static _Thread_local char number[32];
+    return call->claims && type ? sr_auth_claim(call->claims, type, number, sizeof number) : NULL;
+}
+
 sr_target sr_all(void)
 {
     sr_target t = {SR_TARGET_ALL, NULL, NULL, 0, NULL, NULL, 0};
@@ -264,8 +272,15 @@ static int change_group(sr_call *call, const char *connection_id, const char *na
         sr_buf_appends(&call->error, "Invalid connection id.");
         return SR_ERR_INVALID;
     }
-    int rc = add ? sr_store_group_add(call->db, call->hub->path, connection_id, name)
+    int rc = add ? sr_store_group_add(call->db, call->hub->path, connection_id, name,
+                                      sr_config->max_groups_per_connection)
                  : sr_store_group_remove(call->db, connection_id, name);
+    if (rc == -2) {
+        sr_buf_reset(&call->error);
+        sr_buf_printf(&call->error, "The connection is in %d groups already, the most allowed.",
+                      sr_config->max_groups_per_connection);
+        return SR_ERR_INVALID;
+    }
     if (rc < 0) {
         call->send_failed = 1;
         return SR_ERR_DB;
@@ -529,7 +544,8 @@ void sr_hub_error_text(sr_call *call, int status, const char *name, int detailed
 /* The pre-dispatch checks every invocation goes through; appends an error text when the
  * invocation cannot run. */
 static void check_invocation(const sr_method *m, const sr_msg *msg, int streaming,
-                             int detailed_errors, sr_buf *text)
+                             int detailed_errors, const char *user, const json_t *claims,
+                             sr_buf *text)
 {
     const char *name = msg->target;
     size_t n_streams = json_array_size(msg->stream_ids);
@@ -551,6 +567,8 @@ static void check_invocation(const sr_method *m, const sr_msg *msg, int streamin
         snprintf(detail, sizeof detail, "HubException: Client sent %zu stream(s), Hub method expects %d.",
                  n_streams, m->upload ? m->streams : 0);
         error_text(text, UNEXPECTED, name, "on the server.", detail);
+    } else if (m->policy && !sr_auth_allows(m->policy, user, claims)) {
+        sr_buf_printf(text, "Failed to invoke '%s' because user is unauthorized", name);
     } else if (m->arity >= 0 && json_array_size(msg->arguments) != (size_t)m->arity) {
         char detail[160];
         snprintf(detail, sizeof detail,
@@ -560,9 +578,11 @@ static void check_invocation(const sr_method *m, const sr_msg *msg, int streamin
     }
 }
 
-int sr_hub_check(const sr_method *m, const sr_msg *msg, int detailed_errors, sr_buf *text)
+int sr_hub_check(const sr_call *call, const sr_method *m, const sr_msg *msg,
+                 int detailed_errors, sr_buf *text)
 {
-    check_invocation(m, msg, msg->type == SR_MSG_STREAM_INVOCATION, detailed_errors, text);
+    check_invocation(m, msg, msg->type == SR_MSG_STREAM_INVOCATION, detailed_errors,
+                     call->user_id, call->claims, text);
     return text->len ? -1 : 0;
 }
 
@@ -573,7 +593,7 @@ int sr_hub_invoke(sr_call *call, const sr_msg *msg, int detailed_errors, sr_buf 
     sr_buf text = SR_BUF_INIT;
     int rc = 0;
     call->method = m ? m->name : name;
-    check_invocation(m, msg, 0, detailed_errors, &text);
+    check_invocation(m, msg, 0, detailed_errors, call->user_id, call->claims, &text);
     if (!text.len) {
         int status = sr_hub_call_method(call, m->fn, msg->arguments);
         if (call->send_failed || status == SR_ERR_DB)

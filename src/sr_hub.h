@@ -24,6 +24,7 @@ struct sr_call {
     sr_buf error;              /* hub error text, or failure detail */
     int send_failed;           /* a send hit a database error */
     const json_t *request;     /* context document (sr_context.h), borrowed; may be NULL */
+    const json_t *claims;      /* the token's claims, borrowed; may be NULL */
     json_t *items;             /* Context.Items, borrowed from the connection row; may be NULL */
     int items_changed;
     int aborted;               /* sr_abort() was called */
@@ -45,7 +46,8 @@ void sr_hub_error_text(sr_call *call, int status, const char *name, int detailed
 
 /** Checks an invocation against its method before it runs (existence, streaming or not, stream
  *  count, argument count); on failure appends the error text and returns -1. */
-int sr_hub_check(const sr_method *m, const sr_msg *msg, int detailed_errors, sr_buf *text);
+int sr_hub_check(const sr_call *call, const sr_method *m, const sr_msg *msg,
+                 int detailed_errors, sr_buf *text);
 
 /** The method registered under @p name (case-insensitively), or NULL. */
 const sr_method *sr_hub_method(const sr_hub *hub, const char *name);

@@ -60,7 +60,8 @@ int sr_jwt_verify(const char *token, size_t len, const sr_jwt_config *cfg, long 
     const char *dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
     if (!dot1 || !dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
         return -1;
-    if (!cfg->hs256_key) {
+    int eddsa = cfg->ed25519_public_key != NULL;
+    if (!eddsa && !cfg->hs256_key) {
         *why = "no key configured";
         return -1;
     }
@@ -68,27 +69,38 @@ int sr_jwt_verify(const char *token, size_t len, const sr_jwt_config *cfg, long 
     if (!header)
         return -1;
     json_t *alg = json_object_get(header, "alg");
-    int alg_ok = json_is_string(alg) && !strcmp(json_string_value(alg), "HS256") &&
+    int alg_ok = json_is_string(alg) &&
+                 !strcmp(json_string_value(alg), eddsa ? "EdDSA" : "HS256") &&
                  !json_object_get(header, "crit");
     json_decref(header);
     if (!alg_ok) {
         *why = "algorithm not accepted";
         return -1;
     }
-    unsigned char sig[crypto_auth_hmacsha256_BYTES];
+    unsigned char sig[crypto_sign_ed25519_BYTES]; /* the larger of the two signatures */
+    size_t sig_len = eddsa ? crypto_sign_ed25519_BYTES : crypto_auth_hmacsha256_BYTES;
     if (sr_base64url_decode(dot2 + 1, len - (size_t)(dot2 + 1 - token), sig, sizeof sig) !=
-        (long)sizeof sig) {
+        (long)sig_len) {
         *why = "bad signature encoding";
         return -1;
     }
-    unsigned char mac[crypto_auth_hmacsha256_BYTES];
-    crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, cfg->hs256_key, cfg->hs256_key_len);
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)token, (size_t)(dot2 - token));
-    crypto_auth_hmacsha256_final(&st, mac);
-    if (sodium_memcmp(mac, sig, sizeof mac) != 0) {
-        *why = "bad signature";
-        return -1;
+    if (eddsa) {
+        if (crypto_sign_ed25519_verify_detached(sig, (const unsigned char *)token,
+                                                (size_t)(dot2 - token),
+                                                cfg->ed25519_public_key) != 0) {
+            *why = "bad signature";
+            return -1;
+        }
+    } else {
+        unsigned char mac[crypto_auth_hmacsha256_BYTES];
+        crypto_auth_hmacsha256_state st;
+        crypto_auth_hmacsha256_init(&st, cfg->hs256_key, cfg->hs256_key_len);
+        crypto_auth_hmacsha256_update(&st, (const unsigned char *)token, (size_t)(dot2 - token));
+        crypto_auth_hmacsha256_final(&st, mac);
+        if (sodium_memcmp(mac, sig, sizeof mac) != 0) {
+            *why = "bad signature";
+            return -1;
+        }
     }
     json_t *c = decode_json_part(dot1 + 1, (size_t)(dot2 - dot1 - 1));
     if (!c)
@@ -122,15 +134,30 @@ static void append_b64(sr_buf *out, const unsigned char *p, size_t n)
     free(enc);
 }
 
+static void signing_input(sr_buf *out, const char *header, const json_t *claims)
+{
+    char *payload = json_dumps(claims, JSON_COMPACT);
+    append_b64(out, (const unsigned char *)header, strlen(header));
+    sr_buf_appendc(out, '.');
+    append_b64(out, (const unsigned char *)payload, strlen(payload));
+    free(payload);
+}
+
+char *sr_jwt_sign_ed25519(const json_t *claims, const unsigned char *secret_key)
+{
+    sr_buf out = SR_BUF_INIT;
+    signing_input(&out, "{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}", claims);
+    unsigned char sig[crypto_sign_ed25519_BYTES];
+    crypto_sign_ed25519_detached(sig, NULL, (const unsigned char *)out.ptr, out.len, secret_key);
+    sr_buf_appendc(&out, '.');
+    append_b64(&out, sig, sizeof sig);
+    return sr_buf_take(&out);
+}
+
 char *sr_jwt_sign_hs256(const json_t *claims, const unsigned char *key, size_t key_len)
 {
-    static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-    char *payload = json_dumps(claims, JSON_COMPACT);
     sr_buf out = SR_BUF_INIT;
-    append_b64(&out, (const unsigned char *)header, sizeof header - 1);
-    sr_buf_appendc(&out, '.');
-    append_b64(&out, (const unsigned char *)payload, strlen(payload));
-    free(payload);
+    signing_input(&out, "{\"alg\":\"HS256\",\"typ\":\"JWT\"}", claims);
     unsigned char mac[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256_state st;
     crypto_auth_hmacsha256_init(&st, key, key_len);

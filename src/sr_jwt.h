@@ -8,11 +8,13 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define SR_JWT_MAX 8192 /* longest token accepted, bytes */
+#define SR_JWT_MAX 4096 /* longest token accepted, bytes (reliability-security.md §0.5) */
 
 typedef struct sr_jwt_config {
+    /* Exactly one key: the key decides the algorithm (HS256 or EdDSA), never the token. */
     const unsigned char *hs256_key; /* HMAC-SHA256 secret, or NULL */
     size_t hs256_key_len;
+    const unsigned char *ed25519_public_key; /* 32 bytes, or NULL */
     int leeway;                     /* seconds of clock skew allowed for exp/nbf */
     const char *issuer;             /* required iss, or NULL */
     const char *audience;           /* required aud, or NULL */
@@ -30,6 +32,10 @@ int sr_jwt_verify(const char *token, size_t len, const sr_jwt_config *cfg, long 
 
 /** Signs @p claims with HS256. Returns a malloc'ed compact token. */
 char *sr_jwt_sign_hs256(const json_t *claims, const unsigned char *key, size_t key_len);
+
+/** Signs @p claims with EdDSA (Ed25519, 64-byte libsodium secret key). Returns a malloc'ed
+ *  compact token. */
+char *sr_jwt_sign_ed25519(const json_t *claims, const unsigned char *secret_key);
 
 /** The user a verified token names: the "nameid" claim (ASP.NET's NameIdentifier in its short
  *  JWT form), else "sub". Borrowed from @p claims; NULL when neither is a non-empty string. */

@@ -67,6 +67,13 @@ void sr_longpoll_get(sr_exchange *ex, const sr_hub *hub, const char *token)
         sr_exchange_respond_text(ex, 404, "No Connection with that ID");
         return;
     }
+    if (!sr_session_same_user(&row, ex->user)) {
+        /* Another user's token (or none) on this connection: refused, connection untouched. */
+        sr_conn_row_fini(&row);
+        sr_store_rollback(db);
+        sr_exchange_respond_text(ex, 403, NULL);
+        return;
+    }
     if (row.transport && strcmp(row.transport, "LongPolling") != 0) {
         sr_conn_row_fini(&row);
         sr_store_rollback(db);
@@ -82,7 +89,8 @@ void sr_longpoll_get(sr_exchange *ex, const sr_hub *hub, const char *token)
     }
     if (!row.transport) {
         /* First poll: start the connection and answer at once (protocol.md §5.2). */
-        if (sr_session_activate(db, hub, &row, &ex->req, ex->user, "LongPolling", NULL) != 0 ||
+        if (sr_session_activate(db, hub, &row, &ex->req, ex->user, ex->claims, "LongPolling",
+                                NULL) != 0 ||
             sr_store_commit(db) != 0) {
             sr_conn_row_fini(&row);
             goto rollback_unavailable;
@@ -154,6 +162,13 @@ void sr_longpoll_delete(sr_exchange *ex, const sr_hub *hub, const char *token)
         sr_exchange_respond_text(ex, 404, "No Connection with that ID");
         return;
     }
+    if (!sr_session_same_user(&row, ex->user)) {
+        /* Another user's token (or none) on this connection: refused, connection untouched. */
+        sr_conn_row_fini(&row);
+        sr_store_rollback(db);
+        sr_exchange_respond_text(ex, 403, NULL);
+        return;
+    }
     if (row.transport && strcmp(row.transport, "LongPolling") != 0) {
         sr_conn_row_fini(&row);
         sr_store_rollback(db);
@@ -218,6 +233,7 @@ static void answer(sr_waiter *w, int status, const char *type, const sr_buf *bod
     sr_http_response_no_cache(&res);
     if (body && body->len)
         sr_http_response_body(&res, body->ptr, body->len);
+    sr_exchange_decorate(w->ex, &res);
     sr_http_response_serialize(&res, &out);
     sr_http_response_fini(&res);
     sr_exchange *ex = w->ex;

@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sr_conf.h"
 #include "sr_db.h"
+#include "sr_mem.h"
 #include "sr_http.h"
 #include "sr_log.h"
 #include "sr_route.h"
@@ -105,7 +107,20 @@ void sr_negotiate_handle(sr_exchange *ex, const sr_hub *hub)
     sr_token_hash(token, strlen(token), hash);
 
     PGconn *db = sr_db_thread();
-    if (!db || sr_store_conn_create(db, id, hash, hub->path, version) != 0) {
+    if (db && ex->user && sr_config->max_connections_per_user > 0) {
+        int open = sr_store_subject_connections(db, ex->user);
+        if (open >= sr_config->max_connections_per_user) {
+            sr_http_response res;
+            sr_http_response_init(&res, 429);
+            sr_http_response_header(&res, "Content-Type", "text/plain");
+            sr_http_response_header(&res, "Retry-After", "15");
+            sr_http_response_body(&res, SR_STRLIT("Too many connections for this user"));
+            sr_exchange_respond(ex, &res);
+            sr_http_response_fini(&res);
+            return;
+        }
+    }
+    if (!db || sr_store_conn_create(db, id, hash, hub->path, version, ex->user) != 0) {
         if (db && sr_db_broken(db))
             sr_db_thread_reset();
         sr_route_unavailable(ex);

@@ -43,6 +43,13 @@ void sr_post_handle(sr_exchange *ex, const sr_hub *hub, const char *token)
         sr_exchange_respond_text(ex, 404, "No Connection with that ID");
         return;
     }
+    if (!sr_session_same_user(&row, ex->user)) {
+        /* Another user's token (or none) on this connection: refused, connection untouched. */
+        sr_conn_row_fini(&row);
+        sr_store_rollback(db);
+        sr_exchange_respond_text(ex, 403, NULL);
+        return;
+    }
     int rc = sr_session_receive(db, hub, &row, ex->req.body, ex->req.body_len);
     sr_conn_row_fini(&row);
     if (rc != 0 || sr_store_commit(db) != 0)

@@ -85,8 +85,10 @@ static int authorized(api_call *c)
                   scheme ? scheme : (https && !strcasecmp(https, "on") ? "https" : "http"),
                   host ? host : "", http->path);
     sr_buf_printf(&full, "%s%s%s", url.ptr, *http->query ? "?" : "", http->query);
-    sr_jwt_config cfg = {(const unsigned char *)sr_config->api_key, strlen(sr_config->api_key),
-                         sr_config->jwt_leeway, NULL, url.ptr};
+    sr_jwt_config cfg = {.hs256_key = (const unsigned char *)sr_config->api_key,
+                         .hs256_key_len = strlen(sr_config->api_key),
+                         .leeway = sr_config->jwt_leeway,
+                         .audience = url.ptr};
     json_t *claims = NULL;
     const char *why;
     int ok = sr_jwt_verify(token, strlen(token), &cfg, (long long)time(NULL), &claims, &why) == 0;

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "sr_auth.h"
+#include "sr_conf.h"
 #include "sr_endpoint.h"
 #include "sr_http.h"
 #include "sr_log.h"
@@ -47,12 +48,72 @@ static void unauthorized(sr_exchange *ex)
     sr_http_response_fini(&res);
 }
 
+/* True when @p origin is on the configured list (exact match). */
+static int origin_allowed(const char *origin)
+{
+    const char *list = sr_config->cors_origins;
+    size_t olen = strlen(origin);
+    while (list && *list) {
+        while (*list == ' ' || *list == ',')
+            list++;
+        size_t n = strcspn(list, ", ");
+        if (n && n == olen && !memcmp(list, origin, n))
+            return 1;
+        list += n;
+    }
+    return 0;
+}
+
+/* A header list from Access-Control-Request-Headers is reflected only when it is made of
+ * header-name characters, so nothing a page sends can inject a response line. */
+static int is_header_list(const char *s)
+{
+    for (; *s; s++)
+        if (!(((*s | 0x20) >= 'a' && (*s | 0x20) <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_' || *s == ',' || *s == ' '))
+            return 0;
+    return 1;
+}
+
+/* CORS (protocol.md §9): an allowed origin is echoed exactly, with credentials, on every
+ * response of the request; others get no CORS headers at all. Returns 1 when it answered a
+ * preflight (the exchange is taken). */
+static int cors(sr_exchange *ex)
+{
+    const char *origin = sr_http_header(&ex->req, "Origin");
+    int allowed = origin && origin_allowed(origin);
+    if (allowed)
+        sr_buf_printf(&ex->extra_headers,
+                      "Access-Control-Allow-Origin: %s\r\nAccess-Control-Allow-Credentials: "
+                      "true\r\nVary: Origin\r\n",
+                      origin);
+    if (strcmp(ex->req.method, "OPTIONS") != 0)
+        return 0;
+    sr_http_response res;
+    sr_http_response_init(&res, 204);
+    if (allowed) {
+        const char *asked = sr_http_header(&ex->req, "Access-Control-Request-Headers");
+        sr_http_response_header(&res, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+        sr_http_response_header(&res, "Access-Control-Allow-Headers",
+                                asked && is_header_list(asked) && strlen(asked) < 1024
+                                    ? asked
+                                    : "x-requested-with, x-signalr-user-agent, authorization, "
+                                      "content-type");
+        sr_http_response_header(&res, "Access-Control-Max-Age", "600");
+    }
+    sr_exchange_respond(ex, &res);
+    sr_http_response_fini(&res);
+    return 1;
+}
+
 void sr_route_handle(sr_exchange *ex)
 {
     const char *path = ex->req.path;
     size_t len = strlen(path);
     size_t slen = sizeof NEGOTIATE_SUFFIX - 1;
-    int authenticated = sr_auth_request(&ex->req, &ex->user);
+    if (cors(ex))
+        return;
+    int authenticated = sr_auth_request(&ex->req, &ex->user, &ex->claims);
     if (sr_endpoint_handle(ex))
         return;
     const sr_hub *hub;
@@ -66,8 +127,15 @@ void sr_route_handle(sr_exchange *ex)
         sr_exchange_respond_text(ex, 404, "Not Found");
         return;
     }
-    if (hub->require_authentication && authenticated != 1) {
+    const sr_policy *policy = hub->policy;
+    int need_user = hub->require_authentication ||
+                    (policy && (policy->authenticated || policy->role || policy->claim_type));
+    if (need_user && authenticated != 1) {
         unauthorized(ex);
+        return;
+    }
+    if (!sr_auth_allows(policy, ex->user, ex->claims)) {
+        sr_exchange_respond_text(ex, 403, NULL);
         return;
     }
     if (negotiate) {

@@ -30,15 +30,26 @@
 
 #define CLOSE_ERROR_TEXT "Connection closed with an error."
 
+int sr_session_same_user(const sr_conn_row *row, const char *user)
+{
+    if (!row->subject || !user)
+        return !row->subject && !user;
+    return !strcmp(row->subject, user);
+}
+
 int sr_session_activate(PGconn *db, const sr_hub *hub, sr_conn_row *row,
-                        const sr_http_request *req, const char *auth_user, const char *transport,
-                        const char *holder)
+                        const sr_http_request *req, const char *auth_user,
+                        const json_t *auth_claims, const char *transport, const char *holder)
 {
     char user[256];
     json_t *doc = sr_context_from_request(req);
     int identified = sr_context_identify(hub, doc, auth_user, user, sizeof user);
     int rc = sr_store_conn_activate(db, row->id, transport, holder, doc,
-                                    identified ? user : NULL);
+                                    identified ? user : NULL, auth_claims);
+    if (rc == 0 && auth_claims) {
+        json_decref(row->claims);
+        row->claims = json_deep_copy(auth_claims);
+    }
     if (rc == 0 && identified) {
         free(row->user_id);
         row->user_id = strdup(user);
@@ -60,6 +71,15 @@ int sr_session_activate(PGconn *db, const sr_hub *hub, sr_conn_row *row,
     }
     json_decref(doc);
     return rc ? SR_ERR_DB : 0;
+}
+
+/* A call context for a method, hook or stream of the connection in @p row. */
+static void call_for_row(sr_call *call, const sr_hub *hub, PGconn *db, sr_conn_row *row)
+{
+    sr_call_init(call, hub, db, row->id, row->user_id, row->transport);
+    call->request = row->request;
+    call->items = row->items;
+    call->claims = row->claims;
 }
 
 /* Ends the session of @p row, keeping the row for its last poll; the hook runs only when
@@ -153,9 +173,7 @@ static int handshake(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char
             return SR_ERR_DB;
         row->handshake_done = 1;
         sr_call call;
-        sr_call_init(&call, hub, db, row->id, row->user_id, row->transport);
-        call.request = row->request;
-        call.items = row->items;
+        call_for_row(&call, hub, db, row);
         rc = sr_hub_connected(&call);
         if (call.items_changed)
             row->items_changed = 1;
@@ -194,12 +212,10 @@ static int message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *
     switch (msg.type) {
     case SR_MSG_INVOCATION: {
         sr_call call;
-        sr_call_init(&call, hub, db, row->id, row->user_id, row->transport);
-        call.request = row->request;
-        call.items = row->items;
+        call_for_row(&call, hub, db, row);
         const sr_method *m = sr_hub_method(hub, msg.target);
         sr_buf text = SR_BUF_INIT;
-        if (m && m->upload && sr_hub_check(m, &msg, sr_config->detailed_errors, &text) == 0) {
+        if (m && m->upload && sr_hub_check(&call, m, &msg, sr_config->detailed_errors, &text) == 0) {
             if (sr_upload_start(&call, m, &msg, sr_config->detailed_errors, &out) != 0)
                 rc = SR_ERR_DB;
         } else if (m && m->upload) {
@@ -230,17 +246,19 @@ static int message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *
         sr_buf text = SR_BUF_INIT;
         if (sr_streams_exists(row->id, msg.invocation_id))
             sr_buf_printf(&text, "Invocation ID '%s' is already in use.", msg.invocation_id);
-        else
-            sr_hub_check(m, &msg, sr_config->detailed_errors, &text);
+        else {
+            sr_call probe;
+            call_for_row(&probe, hub, db, row);
+            sr_hub_check(&probe, m, &msg, sr_config->detailed_errors, &text);
+            sr_call_fini(&probe);
+        }
         if (text.len) {
             sr_proto_write_completion_error(&out, msg.invocation_id, text.ptr);
             if (publish_to(db, hub, SR_KIND_CONNECTION, row->id, &out) != 0)
                 rc = SR_ERR_DB;
         } else {
             sr_call call;
-            sr_call_init(&call, hub, db, row->id, row->user_id, row->transport);
-            call.request = row->request;
-            call.items = row->items;
+            call_for_row(&call, hub, db, row);
             call.method = m->name;
             if (sr_streams_run(&call, m, &msg, sr_config->detailed_errors) != 0)
                 rc = SR_ERR_DB;
@@ -265,9 +283,7 @@ static int message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *
     case SR_MSG_STREAM_ITEM:
     case SR_MSG_COMPLETION: {
         sr_call call;
-        sr_call_init(&call, hub, db, row->id, row->user_id, row->transport);
-        call.request = row->request;
-        call.items = row->items;
+        call_for_row(&call, hub, db, row);
         int claimed = sr_upload_receive(&call, &msg, sr_config->detailed_errors, &out);
         if (call.items_changed)
             row->items_changed = 1;
@@ -308,9 +324,7 @@ static int receive_raw(PGconn *db, const sr_hub *hub, sr_conn_row *row, const ch
                        size_t len)
 {
     sr_call call;
-    sr_call_init(&call, hub, db, row->id, row->user_id, row->transport);
-    call.request = row->request;
-    call.items = row->items;
+    call_for_row(&call, hub, db, row);
     int status = hub->on_data(&call, body, len);
     int rc = call.send_failed || status == SR_ERR_DB ? SR_ERR_DB : 0;
     if (rc == 0 && call.items_changed)

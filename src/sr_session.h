@@ -28,8 +28,12 @@ int sr_session_receive(PGconn *db, const sr_hub *hub, sr_conn_row *row, const ch
  * from it (also set in @p row). Returns 0 or SR_ERR_DB.
  */
 int sr_session_activate(PGconn *db, const sr_hub *hub, sr_conn_row *row,
-                        const sr_http_request *req, const char *auth_user, const char *transport,
-                        const char *holder);
+                        const sr_http_request *req, const char *auth_user,
+                        const json_t *auth_claims, const char *transport, const char *holder);
+
+/** True when a request authenticated as @p user may act on the connection in @p row: every
+ *  request must carry the user its negotiate did (reliability-security.md §0.2). */
+int sr_session_same_user(const sr_conn_row *row, const char *user);
 
 /** How sr_session_end() leaves the connection row. */
 typedef enum sr_end_mode {

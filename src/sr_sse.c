@@ -97,6 +97,13 @@ void sr_sse_get(sr_exchange *ex, const sr_hub *hub, const char *token)
         sr_exchange_respond_text(ex, 404, "No Connection with that ID");
         return;
     }
+    if (!sr_session_same_user(&row, ex->user)) {
+        /* Another user's token (or none) on this connection: refused, connection untouched. */
+        sr_conn_row_fini(&row);
+        sr_store_rollback(db);
+        sr_exchange_respond_text(ex, 403, NULL);
+        return;
+    }
     if (row.transport) {
         int same = !strcmp(row.transport, "ServerSentEvents");
         sr_conn_row_fini(&row);
@@ -110,8 +117,8 @@ void sr_sse_get(sr_exchange *ex, const sr_hub *hub, const char *token)
     /* The reaper treats a stream whose holder has no heartbeat row as orphaned: make sure the
      * row exists before the first stream names this worker. */
     if ((!atomic_load(&announced) && sr_store_worker_beat(db, sr_worker_id()) != 0) ||
-        sr_session_activate(db, hub, &row, &ex->req, ex->user, "ServerSentEvents",
-                            sr_worker_id()) != 0 ||
+        sr_session_activate(db, hub, &row, &ex->req, ex->user, ex->claims,
+                            "ServerSentEvents", sr_worker_id()) != 0 ||
         sr_store_commit(db) != 0) {
         sr_conn_row_fini(&row);
         goto rollback_unavailable;
@@ -215,6 +222,7 @@ static void sse_parked(sr_waiter *w)
     sr_http_response_header(&res, "Content-Encoding", "identity");
     /* Asks buffering proxies (nginx and those that copy it) to pass events through at once. */
     sr_http_response_header(&res, "X-Accel-Buffering", "no");
+    sr_exchange_decorate(w->ex, &res);
     sr_http_response_head(&res, 0, &head);
     sr_http_response_fini(&res);
     sr_buf_append(&head, ":\r\n", 3);

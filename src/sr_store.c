@@ -28,6 +28,8 @@ const char *sr_kind_name(sr_kind kind)
 
 void sr_conn_row_fini(sr_conn_row *row)
 {
+    free(row->subject);
+    json_decref(row->claims);
     json_decref(row->request);
     json_decref(row->items);
     free(row->hub);
@@ -70,27 +72,45 @@ static char *dup_or_null(PGresult *r, int row, int col)
 }
 
 int sr_store_conn_create(PGconn *db, const char *id, const unsigned char *token_hash,
-                         const char *hub, int negotiate_version)
+                         const char *hub, int negotiate_version, const char *subject)
 {
     char version[16];
     snprintf(version, sizeof version, "%d", negotiate_version);
-    const char *params[] = {id, (const char *)token_hash, hub, version};
-    const int lengths[] = {0, SR_TOKEN_HASH_BYTES, 0, 0};
-    const int formats[] = {0, 1, 0, 0};
+    const char *params[] = {id, (const char *)token_hash, hub, version, subject};
+    const int lengths[] = {0, SR_TOKEN_HASH_BYTES, 0, 0, 0};
+    const int formats[] = {0, 1, 0, 0, 0};
     PGresult *r = sr_db_query(
         db,
         "INSERT INTO signalr.connections (id, token_hash, hub, negotiate_version, cursor_seq, "
-        "cursor_id) VALUES ($1, $2, $3, $4, (SELECT COALESCE(max(seq), 0) FROM signalr.commits), "
-        "9223372036854775807)",
-        4, params, lengths, formats);
+        "cursor_id, subject) VALUES ($1, $2, $3, $4, (SELECT COALESCE(max(seq), 0) FROM "
+        "signalr.commits), 9223372036854775807, $5)",
+        5, params, lengths, formats);
     if (!r)
         return SR_ERR_DB;
     PQclear(r);
     return 0;
 }
 
+int sr_store_subject_connections(PGconn *db, const char *subject)
+{
+    const char *params[] = {subject};
+    PGresult *r = sr_db_query(db,
+                              "SELECT count(*) FROM signalr.connections WHERE subject = $1 "
+                              "AND NOT ended",
+                              1, params, NULL, NULL);
+    if (!r)
+        return SR_ERR_DB;
+    int n = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+}
+
 int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row *row)
 {
+    /* Requests of one connection queue on its row; a client that piles them up waits a bounded
+     * time instead of holding request threads without end. */
+    if (command(db, "SET LOCAL lock_timeout = '5s'", 0, NULL) != 0)
+        return SR_ERR_DB;
     const char *params[] = {(const char *)token_hash};
     const int lengths[] = {SR_TOKEN_HASH_BYTES};
     const int formats[] = {1};
@@ -98,7 +118,7 @@ int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row 
         db,
         "SELECT id, hub, transport, user_id, negotiate_version, handshake_done, "
         "handshake_delivered, holder IS NOT NULL, poll_gen, cursor_seq, cursor_id, inbound, ended, "
-        "close_delivered, request, items "
+        "close_delivered, request, items, subject, claims "
         "FROM signalr.connections WHERE token_hash = $1 FOR UPDATE",
         1, params, lengths, formats);
     if (!r)
@@ -121,6 +141,12 @@ int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row 
     row->cursor.id = atoll(PQgetvalue(r, 0, 10));
     row->ended = PQgetvalue(r, 0, 12)[0] == 't';
     row->close_delivered = PQgetvalue(r, 0, 13)[0] == 't';
+    row->subject = dup_or_null(r, 0, 16);
+    row->claims = json_loads(PQgetvalue(r, 0, 17), 0, NULL);
+    if (!json_is_object(row->claims)) {
+        json_decref(row->claims);
+        row->claims = json_object();
+    }
     row->request = json_loads(PQgetvalue(r, 0, 14), 0, NULL);
     row->items = json_loads(PQgetvalue(r, 0, 15), 0, NULL);
     if (!json_is_object(row->request)) {
@@ -142,16 +168,18 @@ int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row 
 }
 
 int sr_store_conn_activate(PGconn *db, const char *id, const char *transport, const char *holder,
-                           const json_t *request, const char *user_id)
+                           const json_t *request, const char *user_id, const json_t *claims)
 {
     char *doc = request ? json_dumps(request, JSON_COMPACT) : NULL;
-    const char *params[] = {id, transport, holder, doc ? doc : "{}", user_id};
+    char *cl = claims ? json_dumps(claims, JSON_COMPACT) : NULL;
+    const char *params[] = {id, transport, holder, doc ? doc : "{}", user_id, cl ? cl : "{}"};
     int rc = command(db,
                      "UPDATE signalr.connections SET transport = $2, holder = $3, "
                      "activated_at = now(), last_active = now(), request = $4::jsonb, "
-                     "user_id = $5 WHERE id = $1",
-                     5, params);
+                     "user_id = $5, claims = $6::jsonb WHERE id = $1",
+                     6, params);
     free(doc);
+    free(cl);
     return rc;
 }
 
@@ -176,21 +204,29 @@ int sr_store_conn_set_items(PGconn *db, const char *id, const json_t *items)
     return rc;
 }
 
-int sr_store_group_add(PGconn *db, const char *hub, const char *conn_id, const char *name)
+int sr_store_group_add(PGconn *db, const char *hub, const char *conn_id, const char *name,
+                       int max)
 {
-    const char *params[] = {hub, conn_id, name};
-    PGresult *r = sr_db_query(db,
-                              "WITH c AS (SELECT id FROM signalr.connections WHERE id = $2 "
-                              "AND hub = $1 AND NOT ended), "
-                              "i AS (INSERT INTO signalr.group_members (connection_id, name, hub) "
-                              "SELECT id, $3, $1 FROM c ON CONFLICT DO NOTHING) "
-                              "SELECT count(*) FROM c",
-                              3, params, NULL, NULL);
+    char m[16];
+    snprintf(m, sizeof m, "%d", max);
+    const char *params[] = {hub, conn_id, name, m};
+    /* Already a member counts as success; otherwise the connection must have room left. */
+    PGresult *r = sr_db_query(
+        db,
+        "WITH c AS (SELECT id, (SELECT count(*) FROM signalr.group_members g "
+        "WHERE g.connection_id = x.id) AS n, EXISTS (SELECT 1 FROM signalr.group_members g "
+        "WHERE g.connection_id = x.id AND g.name = $3) AS member "
+        "FROM signalr.connections x WHERE id = $2 AND hub = $1 AND NOT ended), "
+        "i AS (INSERT INTO signalr.group_members (connection_id, name, hub) "
+        "SELECT id, $3, $1 FROM c WHERE NOT member AND n < $4::integer ON CONFLICT DO NOTHING) "
+        "SELECT count(*), bool_or(member OR n < $4::integer) FROM c",
+        4, params, NULL, NULL);
     if (!r)
         return SR_ERR_DB;
     int n = atoi(PQgetvalue(r, 0, 0));
+    int room = PQgetvalue(r, 0, 1)[0] == 't';
     PQclear(r);
-    return n > 0;
+    return n == 0 ? 0 : room ? 1 : -2;
 }
 
 int sr_store_group_remove(PGconn *db, const char *conn_id, const char *name)

@@ -63,6 +63,8 @@ typedef struct sr_conn_row {
     json_t *request;      /* the context document (sr_context.h), owned */
     json_t *items;        /* Context.Items, an object, owned */
     int items_changed;    /* set by the session when a method changed items */
+    char *subject;        /* the user the negotiate authenticated as, NULL if anonymous */
+    json_t *claims;       /* the token's claims at activation, an object, owned */
 } sr_conn_row;
 
 void sr_conn_row_fini(sr_conn_row *row);
@@ -72,9 +74,13 @@ int sr_store_commit(PGconn *db);
 /** Never fails from the caller's point of view (a broken connection is simply reset). */
 void sr_store_rollback(PGconn *db);
 
-/** Inserts a negotiated connection whose cursor is the current end of the log. */
+/** Inserts a negotiated connection whose cursor is the current end of the log; @p subject is
+ *  the authenticated user (NULL when anonymous). */
 int sr_store_conn_create(PGconn *db, const char *id, const unsigned char *token_hash,
-                         const char *hub, int negotiate_version);
+                         const char *hub, int negotiate_version, const char *subject);
+
+/** Open connections negotiated by @p subject. */
+int sr_store_subject_connections(PGconn *db, const char *subject);
 
 /** Loads and row-locks (FOR UPDATE) the connection with this token hash, within the caller's
  *  transaction. Returns 1 when found (row filled), 0 when there is no such connection. */
@@ -84,7 +90,7 @@ int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row 
  *  that holds it (@p holder NULL for long polling), the request's context document and the
  *  user (NULL for anonymous). */
 int sr_store_conn_activate(PGconn *db, const char *id, const char *transport, const char *holder,
-                           const json_t *request, const char *user_id);
+                           const json_t *request, const char *user_id, const json_t *claims);
 
 /** Makes a newly identified connection a member of the groups its user was put in (with
  *  signalr.add_user_to_group) that have not expired. */
@@ -94,9 +100,11 @@ int sr_store_apply_user_groups(PGconn *db, const char *conn_id, const char *hub,
 /** Stores Context.Items. */
 int sr_store_conn_set_items(PGconn *db, const char *id, const json_t *items);
 
-/** Adds a connection of @p hub to a group. Returns 1 when the connection exists (whether or not
- *  it was a member already), 0 when it does not. */
-int sr_store_group_add(PGconn *db, const char *hub, const char *conn_id, const char *name);
+/** Adds a connection of @p hub to a group unless it is in @p max groups already. Returns 1
+ *  when the connection exists and is (now) a member, 0 when it does not exist, -2 when it is in
+ *  too many groups. */
+int sr_store_group_add(PGconn *db, const char *hub, const char *conn_id, const char *name,
+                       int max);
 /** Removes a connection from a group. Returns 1 when it was a member. */
 int sr_store_group_remove(PGconn *db, const char *conn_id, const char *name);
 /** The groups of a connection. Column 0: name. */

@@ -155,7 +155,8 @@ int sr_main(int argc, char **argv)
     }
     if (cmd == SR_CMD_MIGRATE)
         return sr_migrate_run() == 0 ? 0 : 1;
-    sr_auth_init();
+    if (sr_auth_init() != 0)
+        return 2;
     if (cmd == SR_CMD_SERVE && sr_restapi_init() != 0)
         return 1;
     if (sr_hub_count() == 0) {

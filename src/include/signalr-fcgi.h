@@ -125,6 +125,17 @@ typedef struct sr_upload_fns {
     int (*end)(sr_call *call, size_t stream, const char *error, json_t *state);
 } sr_upload_fns;
 
+/**
+ * An authorization policy ([Authorize(Roles = ..., Policy = ...)]): every condition that is set
+ * must hold. Roles come from the token's "role" or "roles" claim (a string or an array).
+ */
+typedef struct sr_policy {
+    int authenticated;       /**< a user is required */
+    const char *role;        /**< the user must have this role, or NULL */
+    const char *claim_type;  /**< a claim that must be present, or NULL ... */
+    const char *claim_value; /**< ... with this value (NULL: any value) */
+} sr_policy;
+
 typedef struct sr_method {
     /** Method name; clients' names are matched without regard to ASCII case, as ASP.NET does. */
     const char *name;
@@ -138,6 +149,9 @@ typedef struct sr_method {
     const sr_upload_fns *upload;
     /** With @c upload: how many stream parameters the method takes. */
     int streams;
+    /** Optional: who may call the method. A caller that fails it gets the error completion
+     *  "Failed to invoke 'X' because user is unauthorized". */
+    const sr_policy *policy;
 } sr_method;
 
 /**
@@ -183,6 +197,9 @@ typedef struct sr_hub {
     /** Set to require an authenticated user ([Authorize] on the hub class): every request of
      *  the hub without a valid bearer token is answered 401. */
     int require_authentication;
+    /** Optional policy for every request of the hub: without a valid token 401, with a token
+     *  whose user fails the policy 403. */
+    const sr_policy *policy;
 } sr_hub;
 
 /**
@@ -233,6 +250,10 @@ const char *sr_connection_id(const sr_call *call);
 
 /** The authenticated user's id, or NULL for an anonymous connection. */
 const char *sr_user_id(const sr_call *call);
+
+/** The first value of a claim of the connection's token (a string, or a number as text), or
+ *  NULL when the token has no such claim or there was no token. */
+const char *sr_claim(const sr_call *call, const char *type);
 
 /** "ServerSentEvents" or "LongPolling". */
 const char *sr_transport(const sr_call *call);
