@@ -66,6 +66,10 @@ json_t *sr_context_from_request(const sr_http_request *req)
         } else {
             continue;
         }
+        if (!name.len) { /* "HTTP_=": no header name at all */
+            sr_buf_fini(&name);
+            continue;
+        }
         if (strcmp(name.ptr, "authorization") != 0 && strcmp(name.ptr, "cookie") != 0)
             json_object_set_new(headers, name.ptr, json_string(eq + 1));
         if (!strcmp(name.ptr, "cookie"))

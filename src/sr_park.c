@@ -186,8 +186,9 @@ static void collect(sr_waiter *w, const sr_rec *rec)
 static void offer_to(sr_waiter *w, const sr_rec *rec)
 {
     if (!w->parked || w->full || sr_pos_cmp(rec->pos, w->cursor) <= 0 ||
-        strcmp(rec->hub, w->hub) != 0)
+        sr_pos_cmp(rec->pos, w->last_offered) == 0 || strcmp(rec->hub, w->hub) != 0)
         return;
+    w->last_offered = rec->pos; /* records come in log order: one check catches repeats */
     switch (rec->kind) {
     case SR_KIND_CONTROL:
         if (!sr_rec_targets(rec, w->conn_id))

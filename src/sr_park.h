@@ -56,6 +56,7 @@ struct sr_waiter {
     int handshake_collected;
     int full;             /* frames reached the response cap; stop collecting */
     sr_pos last_collected;
+    sr_pos last_offered;  /* a record naming the connection twice is still offered once */
     sr_buf frames;        /* collected hub records not yet written */
     double parked_at;
     double deadline;
