@@ -85,6 +85,9 @@ static const opt_def options[] = {
      "access key for the REST API (Azure SignalR Service's data-plane paths); unset = API off"},
     {"api-prefix", "SIGNALR_API_PREFIX", OPT_STRING, "/api/", 0, 0, OFF(api_prefix),
      "path the REST API is mounted at"},
+    {"observe-prefix", "SIGNALR_OBSERVE_PREFIX", OPT_STRING, "/signalr/", 0, 0,
+     OFF(observe_prefix), "path of the health and metrics endpoints (PREFIXhealth, "
+                          "PREFIXmetrics); empty = not served"},
     {"log-level", "SIGNALR_LOG_LEVEL", OPT_LOG_LEVEL, "info", 0, 0, OFF(log_level),
      "error, warn, info or debug"},
 };
@@ -152,6 +155,70 @@ static const opt_def *find_option(const char *name, size_t len)
     return NULL;
 }
 
+/* Option names in a file may use '_' for '-' (db_url style keys read naturally in INI files). */
+static const opt_def *find_key(const char *key)
+{
+    char name[64];
+    size_t n = strlen(key);
+    if (n >= sizeof name)
+        return NULL;
+    for (size_t i = 0; i <= n; i++)
+        name[i] = key[i] == '_' ? '-' : key[i];
+    return find_option(name, n);
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* Reads "key = value" lines; '#' starts a comment; a value may be "double-quoted". */
+static int read_file(sr_conf *conf, const char *path, FILE *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(err, "signalr-fcgi: cannot read the configuration file %s\n", path);
+        return -1;
+    }
+    char line[4096], origin[600];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            fprintf(err, "signalr-fcgi: %s:%d: expected 'key = value'\n", path, lineno);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s), *value = trim(eq + 1);
+        size_t vlen = strlen(value);
+        if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
+            value[vlen - 1] = '\0';
+            value++;
+        }
+        const opt_def *o = find_key(key);
+        if (!o) {
+            fprintf(err, "signalr-fcgi: %s:%d: unknown key '%s' (see --help)\n", path, lineno,
+                    key);
+            rc = -1;
+            break;
+        }
+        snprintf(origin, sizeof origin, "%s:%d: key '%s'", path, lineno, key);
+        rc = set_value(conf, o, value, origin, err);
+    }
+    fclose(f);
+    return rc;
+}
+
 int sr_conf_parse(sr_conf *conf, sr_command *cmd, int argc, char **argv, FILE *err)
 {
     char origin[128];
@@ -160,8 +227,19 @@ int sr_conf_parse(sr_conf *conf, sr_command *cmd, int argc, char **argv, FILE *e
     for (size_t i = 0; i < N_OPTIONS; i++)
         if (options[i].def && set_value(conf, &options[i], options[i].def, "default", err))
             return -1;
-    if (getenv("DATABASE_URL") && *getenv("DATABASE_URL"))
+    const char *file = getenv("SIGNALR_CONFIG");
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            file = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            file = argv[i] + 9;
+    }
+    if (file && *file && read_file(conf, file, err) != 0)
+        return -1;
+    if (getenv("DATABASE_URL") && *getenv("DATABASE_URL") && !getenv("SIGNALR_DB")) {
+        free(conf->db);
         conf->db = sr_xstrdup(getenv("DATABASE_URL"));
+    }
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const char *v = getenv(options[i].env);
         if (v) {
@@ -181,6 +259,16 @@ int sr_conf_parse(sr_conf *conf, sr_command *cmd, int argc, char **argv, FILE *e
             *cmd = SR_CMD_VERSION;
             return 0;
         }
+        if (!strcmp(a, "--check-config")) {
+            *cmd = SR_CMD_CHECK_CONFIG;
+            continue;
+        }
+        if (!strcmp(a, "--config")) {
+            i++; /* read above */
+            continue;
+        }
+        if (!strncmp(a, "--config=", 9))
+            continue;
         if (strncmp(a, "--", 2) != 0) {
             if (positional++ == 0 && !strcmp(a, "migrate"))
                 *cmd = SR_CMD_MIGRATE;
@@ -229,6 +317,7 @@ void sr_conf_fini(sr_conf *conf)
     free(conf->jwt_audience);
     free(conf->api_key);
     free(conf->api_prefix);
+    free(conf->observe_prefix);
     memset(conf, 0, sizeof *conf);
 }
 
@@ -251,6 +340,33 @@ void sr_conf_usage(FILE *out)
         fprintf(out, "  %-28s %s\n  %-28s env %s%s%s%s\n", left, o->help, "", o->env,
                 o->def ? ", default " : "", o->def ? o->def : "", "");
     }
-    fprintf(out, "\n  --help                       this text\n"
-                 "  --version                    print the version\n");
+    fprintf(out, "\n  --config FILE                read settings from FILE first (env SIGNALR_CONFIG):\n"
+                 "                               'name = value' lines, names as above\n"
+                 "  --check-config               check the settings, print them, and exit\n"
+                 "  --help                       this text\n"
+                 "  --version                    print the version\n"
+                 "\nPrecedence: defaults < configuration file < environment < command line.\n");
+}
+
+void sr_conf_print(const sr_conf *conf, FILE *out)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const opt_def *o = &options[i];
+        const char *field = (const char *)conf + o->offset;
+        int secret = strstr(o->name, "key") != NULL || !strcmp(o->name, "db");
+        switch (o->type) {
+        case OPT_STRING: {
+            const char *v = *(char *const *)(const void *)field;
+            fprintf(out, "%s = %s\n", o->name, !v ? "(unset)" : secret ? "(set, not shown)" : v);
+            break;
+        }
+        case OPT_LOG_LEVEL: {
+            static const char *const names[] = {"error", "warn", "info", "debug"};
+            fprintf(out, "%s = %s\n", o->name, names[*(const int *)(const void *)field & 3]);
+            break;
+        }
+        default:
+            fprintf(out, "%s = %d\n", o->name, *(const int *)(const void *)field);
+        }
+    }
 }

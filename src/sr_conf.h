@@ -33,6 +33,7 @@ typedef struct sr_conf {
     char *jwt_audience;       /* required aud, or NULL */
     char *api_key;            /* access key of the REST API; NULL = the API is off */
     char *api_prefix;         /* where the REST API is mounted, e.g. "/api/" */
+    char *observe_prefix;     /* where health and metrics are served; "" = not served */
     int log_level;
 } sr_conf;
 
@@ -41,16 +42,20 @@ typedef enum sr_command {
     SR_CMD_MIGRATE,
     SR_CMD_HELP,
     SR_CMD_VERSION,
+    SR_CMD_CHECK_CONFIG,
 } sr_command;
 
 /**
- * Fills @p conf from defaults, then the environment, then argv (later wins). Returns 0, or -1
- * after printing a message naming the bad option or variable to @p err.
+ * Fills @p conf from defaults, then the configuration file (--config FILE or SIGNALR_CONFIG),
+ * then the environment, then argv (later wins). Returns 0, or -1 after printing a message
+ * naming the bad option, variable, or file and line to @p err.
  */
 int sr_conf_parse(sr_conf *conf, sr_command *cmd, int argc, char **argv, FILE *err)
     __attribute__((warn_unused_result));
 void sr_conf_fini(sr_conf *conf);
 void sr_conf_usage(FILE *out);
+/** Prints the effective settings (secrets masked), one "name = value" per line. */
+void sr_conf_print(const sr_conf *conf, FILE *out);
 
 /** The configuration of the running worker (set once by sr_main before any thread starts). */
 extern const sr_conf *sr_config;

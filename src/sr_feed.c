@@ -26,6 +26,7 @@
 #include "sr_log.h"
 #include "sr_loop.h"
 #include "sr_mem.h"
+#include "sr_metrics.h"
 #include "sr_park.h"
 #include "sr_results.h"
 #include "sr_streams.h"
@@ -244,6 +245,7 @@ static void connect_db(void)
         return;
     }
     connect_backoff = 0.5;
+    sr_metrics_add(SR_M_FEED_RECONNECTS, 1);
     if (use_listen) {
         if (sr_db_exec(db, "LISTEN signalr") != 0) {
             sr_feed_db_failed();
@@ -304,6 +306,7 @@ static void read_log(void)
                 if (sr_rec_from_row(r, i, &rec) != 0)
                     continue;
                 position = rec.pos;
+                sr_metrics_feed_lag(atof(PQgetvalue(r, i, 7)));
                 if (rec.kind == SR_KIND_CONTROL) {
                     /* Streams and client-result waiters live in the worker, not in a waiter. */
                     sr_streams_offer(&rec);
@@ -313,6 +316,7 @@ static void read_log(void)
                 window_push(&rec);
             }
             sr_park_batch_end();
+            sr_metrics_add(SR_M_FEED_RECORDS, n);
         }
         PQclear(r);
         if (n < FETCH_LIMIT && !drain_notifications())

@@ -28,6 +28,7 @@
 #include "sr_log.h"
 #include "sr_loop.h"
 #include "sr_mem.h"
+#include "sr_metrics.h"
 #include "sr_park.h"
 #include "sr_route.h"
 #include "sr_session.h"
@@ -238,6 +239,7 @@ static void answer(sr_waiter *w, int status, const char *type, const sr_buf *bod
     sr_http_response_fini(&res);
     sr_exchange *ex = w->ex;
     w->ex = NULL;
+    sr_metrics_add(SR_M_POLLS_ANSWERED, 1);
     sr_park_finish_exchange(ex, out.ptr, out.len);
     sr_buf_fini(&out);
     sr_park_bury(w);

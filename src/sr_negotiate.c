@@ -22,6 +22,7 @@
 #include "sr_conf.h"
 #include "sr_db.h"
 #include "sr_mem.h"
+#include "sr_metrics.h"
 #include "sr_http.h"
 #include "sr_log.h"
 #include "sr_route.h"
@@ -127,5 +128,6 @@ void sr_negotiate_handle(sr_exchange *ex, const sr_hub *hub)
         return;
     }
     sr_log_debug("negotiated connection %s on %s (version %d)", id, hub->path, version);
+    sr_metrics_add(SR_M_NEGOTIATES, 1);
     respond_text_json(ex, hub, sr_negotiate_body(version, id, token));
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "sr_db.h"
+#include "sr_metrics.h"
 #include "sr_route.h"
 #include "sr_session.h"
 #include "sr_store.h"
@@ -55,6 +56,7 @@ void sr_post_handle(sr_exchange *ex, const sr_hub *hub, const char *token)
     if (rc != 0 || sr_store_commit(db) != 0)
         goto rollback_unavailable;
     sr_streams_after_commit(); /* streams its methods kept open go live */
+    sr_metrics_add(SR_M_POSTS, 1);
     sr_exchange_respond_text(ex, 200, NULL);
     return;
 

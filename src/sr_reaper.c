@@ -24,6 +24,7 @@
 #include "sr_feed.h"
 #include "sr_hub.h"
 #include "sr_log.h"
+#include "sr_metrics.h"
 #include "sr_proto.h"
 #include "sr_session.h"
 #include "sr_store.h"
@@ -71,6 +72,8 @@ static int reap_idle(PGconn *db)
         return -1;
     }
     int rc = sr_reaper_end_rows(db, r, "its client or its worker is gone");
+    if (rc == 0)
+        sr_metrics_add(SR_M_REAPED, PQntuples(r));
     PQclear(r);
     if (rc != 0) {
         sr_store_rollback(db);

@@ -16,6 +16,7 @@
 
 #include "sr_auth.h"
 #include "sr_conf.h"
+#include "sr_metrics.h"
 #include "sr_endpoint.h"
 #include "sr_http.h"
 #include "sr_log.h"
@@ -29,6 +30,7 @@
 
 void sr_route_unavailable(sr_exchange *ex)
 {
+    sr_metrics_add(SR_M_RESPONSES_5XX, 1);
     sr_http_response res;
     sr_http_response_init(&res, 503);
     sr_http_response_header(&res, "Content-Type", "text/plain");

@@ -23,6 +23,7 @@
 #include "sr_context.h"
 #include "sr_hub.h"
 #include "sr_log.h"
+#include "sr_metrics.h"
 #include "sr_proto.h"
 #include "sr_results.h"
 #include "sr_streams.h"
@@ -353,6 +354,7 @@ int sr_session_receive(PGconn *db, const sr_hub *hub, sr_conn_row *row, const ch
             break;
         const char *payload = data.ptr + off;
         off += used;
+        sr_metrics_add(SR_M_RECORDS_IN, 1);
         int step;
         if (payload_len > max) {
             if (!row->handshake_done) {

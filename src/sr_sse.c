@@ -32,6 +32,7 @@
 #include "sr_log.h"
 #include "sr_loop.h"
 #include "sr_mem.h"
+#include "sr_metrics.h"
 #include "sr_park.h"
 #include "sr_proto.h"
 #include "sr_reaper.h"
@@ -203,6 +204,7 @@ static void write_event(sr_waiter *w, const char *p, size_t n)
     sr_buf event = SR_BUF_INIT;
     sr_sse_format_event(&event, p, n);
     sr_exchange_queue(w->ex, event.ptr, event.len);
+    sr_metrics_add(SR_M_STREAM_EVENTS, 1);
     sr_buf_fini(&event);
     if (sr_park_write(w, MAX_PENDING) != 0) {
         sr_log_info("stream of connection %s ended: client gone or not reading", w->conn_id);

@@ -440,7 +440,8 @@ PGresult *sr_store_fetch(PGconn *db, sr_pos after, int limit)
     return sr_db_query(
         db,
         "SELECT c.seq, m.id, m.hub, m.kind, array_to_json(m.targets), "
-        "array_to_json(m.excluded), m.body "
+        "array_to_json(m.excluded), m.body, "
+        "extract(epoch FROM clock_timestamp() - c.committed_at) "
         "FROM signalr.commits c JOIN signalr.messages m ON m.xid = c.xid "
         "WHERE c.seq >= $1::bigint AND (c.seq > $1::bigint OR m.id > $2::bigint) "
         "ORDER BY c.seq, m.id LIMIT $3::integer",

@@ -160,7 +160,8 @@ int sr_store_log_end(PGconn *db, sr_pos *end);
 
 /**
  * Fetches up to @p limit records after @p after, in log order. Columns of the result:
- * 0 seq, 1 id, 2 hub, 3 kind, 4 targets (JSON array text or NULL), 5 excluded (same), 6 body.
+ * 0 seq, 1 id, 2 hub, 3 kind, 4 targets (JSON array text or NULL), 5 excluded (same), 6 body,
+ * 7 seconds since the record's commit.
  * Returns NULL on failure. Caller PQclears.
  */
 PGresult *sr_store_fetch(PGconn *db, sr_pos after, int limit);

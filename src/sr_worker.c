@@ -37,6 +37,7 @@
 #include "sr_log.h"
 #include "sr_longpoll.h"
 #include "sr_loop.h"
+#include "sr_metrics.h"
 #include "sr_migrate.h"
 #include "sr_park.h"
 #include "sr_reaper.h"
@@ -65,6 +66,7 @@ static void tick(void)
 {
     double now = sr_now();
     sr_feed_tick();
+    sr_metrics_loop_gauges((long)sr_park_count(), sr_feed_db() != NULL);
     sr_park_tick(now);
     sr_longpoll_flush();
     sr_sse_tick(now);
@@ -149,6 +151,12 @@ int sr_main(int argc, char **argv)
         printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
         return 0;
     }
+    if (cmd == SR_CMD_CHECK_CONFIG) {
+        if (sodium_init() < 0 || sr_auth_init() != 0)
+            return 2;
+        sr_conf_print(&conf, stdout);
+        return 0;
+    }
     if (sodium_init() < 0) {
         sr_log_error("libsodium could not be initialised");
         return 1;
@@ -157,7 +165,7 @@ int sr_main(int argc, char **argv)
         return sr_migrate_run() == 0 ? 0 : 1;
     if (sr_auth_init() != 0)
         return 2;
-    if (cmd == SR_CMD_SERVE && sr_restapi_init() != 0)
+    if (cmd == SR_CMD_SERVE && (sr_restapi_init() != 0 || sr_metrics_init() != 0))
         return 1;
     if (sr_hub_count() == 0) {
         sr_log_error("no hub is registered");
