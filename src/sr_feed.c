@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "sr_db.h"
+#include "sr_hub.h"
 #include "sr_log.h"
 #include "sr_loop.h"
 #include "sr_mem.h"
@@ -256,6 +257,17 @@ static void connect_db(void)
             return;
         }
         listening = 1;
+    }
+    if (use_listen) {
+        /* Lets SQL callers name this worker's hubs by name before they have connections. */
+        const char *paths[64];
+        size_t n = 0;
+        for (size_t i = 0; i < sr_hub_count() && n < 64; i++)
+            paths[n++] = sr_hub_at(i)->path;
+        if (n && sr_store_hubs_seen(db, paths, n) != 0) {
+            sr_feed_db_failed();
+            return;
+        }
     }
     if (!have_position) {
         if (sr_store_log_end(db, &position) != 0) {

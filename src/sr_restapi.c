@@ -120,11 +120,13 @@ static PGresult *run(api_call *c, const char *sql, int n, const char *const *par
         snprintf(text, sizeof text, "%s", start ? start + 9 : "invalid argument");
         text[strcspn(text, "\n")] = '\0';
         reply(c, 400, "InvalidArgument", text);
-    } else {
-        if (sr_db_broken(c->db))
-            sr_db_thread_reset();
+    } else if (sr_db_broken(c->db)) {
+        sr_db_thread_reset();
         sr_response_header(c->res, "Retry-After", "5");
         reply(c, 503, "ServiceUnavailable", "The database is not available right now.");
+    } else {
+        /* The database answered with an error: a fault here, not an outage. */
+        reply(c, 500, "InternalServerError", "The operation failed; see the server log.");
     }
     return NULL;
 }
@@ -259,7 +261,7 @@ static void dispatch_hub(api_call *c, char **rest, size_t n, int v1)
     } else if (n == 1 && REST(0, ":send") && M("POST")) {
         send_to(c, "all", NULL);
     } else if (n == 1 && REST(0, ":closeConnections") && M("POST")) {
-        close_many(c, "true", NULL);
+        close_many(c, "$2::text IS NULL", NULL);
     } else if (REST(0, "users") && n >= 2) {
         if ((n == 2 && send) || (n == 3 && REST(2, ":send") && M("POST"))) {
             send_to(c, "user", a);

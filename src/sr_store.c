@@ -280,6 +280,19 @@ PGresult *sr_store_conn_release(PGconn *db, const char *id, const char *holder)
                        2, params, NULL, NULL);
 }
 
+int sr_store_hubs_seen(PGconn *db, const char *const *paths, size_t n)
+{
+    sr_buf lit = SR_BUF_INIT;
+    sr_store_array_literal(&lit, paths, n);
+    const char *params[] = {lit.ptr};
+    int rc = command(db,
+                     "INSERT INTO signalr.hubs (path) SELECT unnest($1::text[]) "
+                     "ON CONFLICT (path) DO UPDATE SET seen_at = now()",
+                     1, params);
+    sr_buf_fini(&lit);
+    return rc;
+}
+
 int sr_store_worker_beat(PGconn *db, const char *worker)
 {
     const char *params[] = {worker};

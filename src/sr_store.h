@@ -122,6 +122,9 @@ PGresult *sr_store_silent_streams(PGconn *db, const char *worker, int timeout);
  *  sr_store_reap_idle(); no row when it was already gone. */
 PGresult *sr_store_conn_release(PGconn *db, const char *id, const char *holder);
 
+/** Records the paths of the hubs this worker serves (for SQL callers naming hubs by name). */
+int sr_store_hubs_seen(PGconn *db, const char *const *paths, size_t n);
+
 /** Announces or refreshes this worker (its liveness vouches for the streams it holds). */
 int sr_store_worker_beat(PGconn *db, const char *worker);
 /** Removes this worker's row (clean shutdown). */

@@ -2,14 +2,21 @@
 -- send to clients, manage groups, close connections and ask what exists, plus the user-group
 -- membership behind "put a user (and every connection the user opens later) in a group".
 --
--- Objects: signalr.user_groups (written by add/remove_user_to/from_group; read when a
--- connection is activated, which copies the user's groups to group_members), and the functions
--- below. Every function writes through the same message log as hub sends, in the caller's
+-- Objects: signalr.hubs (written by every worker when it connects), signalr.user_groups
+-- (written by add/remove_user_to/from_group; read when a connection is activated, which copies
+-- the user's groups to group_members), and the functions below. Every function writes through the same message log as hub sends, in the caller's
 -- transaction: nothing is delivered unless the caller commits. Hubs are named either by path
 -- ('/Hubs/ChatRoom') or by name ('chatroom', the last path segment, any case).
 --
 -- The records written are the JSON hub protocol's: {"type":1,"target":...,"arguments":[...]}
 -- followed by the record separator (chr(30)).
+
+-- The hubs the workers serve (each worker records its hubs when it connects), so that a hub
+-- named by its last path segment resolves to the right path even before it has connections.
+CREATE TABLE signalr.hubs (
+    path text PRIMARY KEY,
+    seen_at timestamptz NOT NULL DEFAULT now()
+);
 
 CREATE TABLE signalr.user_groups (
     hub text NOT NULL,
@@ -37,8 +44,13 @@ BEGIN
         RAISE EXCEPTION 'signalr: invalid hub name "%": letters, digits and underscores, starting with a letter', hub_name
             USING ERRCODE = '22023';
     END IF;
-    SELECT c.hub INTO found FROM signalr.connections c
-        WHERE lower(regexp_replace(c.hub, '^.*/', '')) = lower(hub_name) LIMIT 1;
+    SELECT h.path INTO found FROM signalr.hubs h
+        WHERE lower(regexp_replace(h.path, '^.*/', '')) = lower(hub_name)
+        ORDER BY h.seen_at DESC LIMIT 1;
+    IF found IS NULL THEN
+        SELECT c.hub INTO found FROM signalr.connections c
+            WHERE lower(regexp_replace(c.hub, '^.*/', '')) = lower(hub_name) LIMIT 1;
+    END IF;
     IF found IS NULL THEN
         SELECT m.hub INTO found FROM signalr.messages m
             WHERE lower(regexp_replace(m.hub, '^.*/', '')) = lower(hub_name) LIMIT 1;
@@ -187,7 +199,7 @@ BEGIN
         VALUES (path, user_id, group_name,
                 CASE WHEN ttl_seconds IS NULL THEN NULL
                      ELSE now() + make_interval(secs => ttl_seconds) END)
-        ON CONFLICT (hub, user_id, name) DO UPDATE SET expires_at = EXCLUDED.expires_at;
+        ON CONFLICT ON CONSTRAINT user_groups_pkey DO UPDATE SET expires_at = EXCLUDED.expires_at;
     END IF;
     FOR c IN SELECT id FROM signalr.connections x WHERE x.hub = path
              AND x.user_id = add_user_to_group.user_id AND NOT x.ended LOOP
