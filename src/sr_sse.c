@@ -219,9 +219,11 @@ static void sse_parked(sr_waiter *w)
     sr_buf head = SR_BUF_INIT;
     sr_http_response_init(&res, 200);
     sr_http_response_header(&res, "Content-Type", "text/event-stream");
+    /* ASP.NET also sends Pragma: no-cache and Content-Encoding: identity. Neither changes what
+     * a client or a proxy does with an event stream (identity is the default encoding, Pragma
+     * an HTTP/1.0 relic next to Cache-Control), and lighttpd keeps every header of a held
+     * response for the life of the stream: about 0.23 KiB each (bench/README.md). */
     sr_http_response_header(&res, "Cache-Control", "no-cache, no-store, no-transform");
-    sr_http_response_header(&res, "Pragma", "no-cache");
-    sr_http_response_header(&res, "Content-Encoding", "identity");
     /* Asks buffering proxies (nginx and those that copy it) to pass events through at once. */
     sr_http_response_header(&res, "X-Accel-Buffering", "no");
     sr_exchange_decorate(w->ex, &res);
