@@ -23,6 +23,8 @@ NAME=demo-$PORT
 if port_in_use "$PORT"; then die "port $PORT is already in use (set PORT=...)"; fi
 install_deps >&2 || die "installing packages failed"
 build >&2 || die "build failed"
+DOCROOT=$("$SR_TOP/scripts/build-demo-page.sh") || die "building the chat page failed"
+export DOCROOT
 
 if external_db_configured; then
     log "using the database from the environment; no PostgreSQL started"

@@ -127,6 +127,11 @@ static void on_disconnected(sr_call *call, const char *error)
 
 static int identify(const sr_request *req, char *user_id, size_t cap)
 {
+    const char *user = sr_request_user(req); /* authenticated: that is who it is */
+    if (user && strlen(user) < cap) {
+        snprintf(user_id, cap, "%s", user);
+        return 1;
+    }
     const char *name = sr_request_query(req, "name");
     if (!name || !*name || strlen(name) >= cap || strlen(name) > 64)
         return 0;
