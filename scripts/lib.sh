@@ -3,11 +3,16 @@
 # DESIGN
 # Everything these functions start is private to the calling script and is stopped by the pid it
 # recorded: a PostgreSQL cluster of its own (initdb'd by the `postgres` user, Unix socket in a
-# private directory, never the system cluster) and one lighttpd that spawns the signalr-fcgi
+# private directory, never the system cluster) and lighttpd instances that spawn the signalr-fcgi
 # workers through `bin-path`.  Nothing is ever stopped by name.  Call cleanup_on_exit once, early:
 # it installs EXIT/INT/TERM traps that stop whatever was started, on every exit path.
 # State lives in SR_* globals, so pg_start and lighttpd_start must run in the main shell (not in a
-# `$(...)` subshell).  One cluster and one lighttpd per script.
+# `$(...)` subshell).  One cluster per script; any number of lighttpd instances, each under its
+# own NAME and port (scale-out tests run two front ends on one database).  SR_HTTPD_PID and
+# SR_HTTPD_RUNDIR name the first instance started (the only one for demo.sh).
+# A child process of the script (a test suite) can stop and restart the cluster — a database
+# outage — with `pg_attach DATADIR` followed by pg_pause / pg_resume; the script's own
+# pg_ensure_running restarts it if the child could not.
 #
 # Run-time files go to $SR_TOP/.run/<name>/ (git-ignored): lighttpd.conf, lighttpd-error.log
 # (lighttpd's own log), lighttpd.out (lighttpd's stderr, which the spawned workers inherit: their
@@ -15,7 +20,8 @@
 # Sockets live in short mktemp directories under /tmp (Unix socket paths are limited to 107 bytes).
 #
 # Functions: log die install_deps build free_port port_in_use wait_port pg_start pg_stop
-#            external_db_configured lighttpd_start lighttpd_stop wait_negotiate show_logs
+#            external_db_configured pg_attach pg_pause pg_resume pg_ensure_running
+#            lighttpd_start lighttpd_stop lighttpd_pid wait_negotiate show_logs
 #            run_child cleanup cleanup_on_exit
 
 SR_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,7 +29,11 @@ SR_BIN=${SIGNALR_BIN:-$SR_TOP/src/signalr-fcgi}
 SR_LIGHTTPD_TEMPLATE=$SR_TOP/tests/integration/lighttpd.conf.in
 
 SR_PG_BIN='' SR_PG_RUNDIR='' SR_PG_DATA='' SR_PG_LOG='' SR_PG_SOCKDIR='' SR_PG_PID='' SR_PG_TMPBASE=''
-SR_HTTPD_PID='' SR_HTTPD_RUNDIR='' SR_HTTPD_SOCKDIR=''
+SR_HTTPD_PID='' SR_HTTPD_RUNDIR=''
+# per lighttpd instance, by NAME: pid, socket directory, run directory; names in start order
+declare -gA SR_HTTPD_PIDS=() SR_HTTPD_SOCKDIRS=() SR_HTTPD_RUNDIRS=()
+SR_HTTPD_NAMES=()
+SR_HTTPD_LOGDIRS=() # every run directory used, for show_logs (also after a stop)
 SR_CHILD_PID=''
 SR_CLEANED=0
 
@@ -118,15 +128,16 @@ wait_port() {
     return 1
 }
 
-# wait_negotiate HUB_URL SECONDS — until POST <hub>/negotiate?negotiateVersion=1 answers a JSON
-# body with a connectionId (workers up and connected to the database)
+# wait_negotiate HUB_URL SECONDS [PID] — until POST <hub>/negotiate?negotiateVersion=1 answers a
+# JSON body with a connectionId (workers up and connected to the database); fails early when the
+# lighttpd PID (default: the first instance) has died
 wait_negotiate() {
-    local url=$1 secs=$2 body
+    local url=$1 secs=$2 pid=${3:-$SR_HTTPD_PID} body
     for _ in $(seq 1 $((secs * 4))); do
         # lighttpd answers 411 to a POST without Content-Length (curl -X POST sends none)
         body=$(curl -s -m 5 -X POST -H "Content-Length: 0" "$url/negotiate?negotiateVersion=1" 2>/dev/null) || body=
         case "$body" in *'"connectionId"'*) return 0 ;; esac
-        if [ -n "$SR_HTTPD_PID" ] && ! pid_alive "$SR_HTTPD_PID"; then return 1; fi
+        if [ -n "$pid" ] && ! pid_alive "$pid"; then return 1; fi
         sleep 0.25
     done
     log "no negotiate answer from $url within ${secs}s (last body: ${body:-none})"
@@ -227,6 +238,8 @@ EOF
 # pg_stop — fast shutdown of the cluster pg_start made (by its data dir and recorded pid)
 pg_stop() {
     [ -n "$SR_PG_DATA" ] || return 0
+    # a child may have restarted the cluster (pg_pause/pg_resume): its postmaster has a new pid
+    pg_read_pid
     if [ -f "$SR_PG_DATA/postmaster.pid" ]; then
         as_postgres "$SR_PG_BIN/pg_ctl" -D "$SR_PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1 ||
             log "pg_stop: pg_ctl stop failed"
@@ -251,6 +264,54 @@ pg_stop() {
     SR_PG_DATA='' SR_PG_PID='' SR_PG_SOCKDIR='' SR_PG_TMPBASE=''
 }
 
+# pg_read_pid — SR_PG_PID from the cluster's postmaster.pid, if it has one
+pg_read_pid() {
+    local pid
+    [ -f "$SR_PG_DATA/postmaster.pid" ] || return 0
+    pid=$(head -1 "$SR_PG_DATA/postmaster.pid" 2>/dev/null)
+    case "$pid" in '' | *[!0-9]*) ;; *) SR_PG_PID=$pid ;; esac
+}
+
+# pg_attach DATADIR — in a child process of the script that ran pg_start (a test suite): name the
+# cluster in DATADIR for pg_pause/pg_resume.  Sets no traps: the cluster stays the parent's.
+pg_attach() {
+    local data=$1 ver
+    [ -f "$data/PG_VERSION" ] || { log "pg_attach: $data is not a data directory"; return 1; }
+    ver=$(cat "$data/PG_VERSION")
+    SR_PG_BIN=/usr/lib/postgresql/$ver/bin
+    [ -x "$SR_PG_BIN/pg_ctl" ] || { log "pg_attach: no $SR_PG_BIN/pg_ctl"; return 1; }
+    SR_PG_DATA=$data
+    SR_PG_LOG=$(dirname "$data")/postgres.log # where pg_start puts it
+    pg_read_pid
+}
+
+# pg_pause — fast shutdown of the cluster, keeping its data, port and socket directory (a
+# database outage; pg_resume ends it)
+pg_pause() {
+    [ -n "$SR_PG_DATA" ] || { log "pg_pause: no cluster"; return 1; }
+    as_postgres "$SR_PG_BIN/pg_ctl" -D "$SR_PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1 ||
+        { log "pg_pause: pg_ctl stop failed"; return 1; }
+}
+
+# pg_resume — start the cluster pg_pause stopped (same configuration, so same socket and port)
+pg_resume() {
+    [ -n "$SR_PG_DATA" ] || { log "pg_resume: no cluster"; return 1; }
+    if ! setsid -w runuser -u postgres -- "$SR_PG_BIN/pg_ctl" -D "$SR_PG_DATA" -l "$SR_PG_LOG" \
+        -w -t 60 start >/dev/null 2>&1 </dev/null; then
+        log "pg_resume: pg_ctl start failed:"; tail -20 "$SR_PG_LOG" >&2
+        return 1
+    fi
+    pg_read_pid
+}
+
+# pg_ensure_running — after a child paused the cluster: start it again if it is down
+pg_ensure_running() {
+    [ -n "$SR_PG_DATA" ] || return 0
+    as_postgres "$SR_PG_BIN/pg_ctl" -D "$SR_PG_DATA" status >/dev/null 2>&1 && { pg_read_pid; return 0; }
+    log "postgres is down (left stopped by a suite?): starting it again"
+    pg_resume
+}
+
 # --------------------------------------------------------------------------------------------------
 # lighttpd
 
@@ -260,24 +321,28 @@ lighttpd_quote() { printf '"%s"' "${1//\"/\\\"}"; }
 
 # lighttpd_start NAME PORT WORKERS [KEY=VALUE ...]
 #   Renders tests/integration/lighttpd.conf.in into .run/NAME/lighttpd.conf and runs `lighttpd -D`
-#   on 127.0.0.1:PORT with WORKERS signalr-fcgi processes.  The workers' environment
+#   on 127.0.0.1:PORT with WORKERS signalr-fcgi processes.  Several instances may run at once,
+#   each under its own NAME (lighttpd_pid NAME gives its pid).  The workers' environment
 #   (bin-environment) gets the database variables (PG*, SIGNALR_DB, DATABASE_URL), every SIGNALR_*
 #   variable of the caller's environment, TZ, then the KEY=VALUE arguments (which win).
 #   Document root: $DOCROOT, else examples/ if present, else an empty directory.
 lighttpd_start() {
     local name=$1 port=$2 workers=$3
     shift 3
-    local rundir=$SR_TOP/.run/$name conf docroot envblock='' kv k line
+    local rundir=$SR_TOP/.run/$name conf docroot envblock='' kv k line sockdir pid
     local -A env=()
     local -a order=()
-    [ -z "$SR_HTTPD_PID" ] || { log "lighttpd_start: already running (pid $SR_HTTPD_PID)"; return 1; }
+    if [ -n "${SR_HTTPD_PIDS[$name]:-}" ]; then
+        log "lighttpd_start: $name is already running (pid ${SR_HTTPD_PIDS[$name]})"
+        return 1
+    fi
     [ -x "$SR_BIN" ] || { log "lighttpd_start: $SR_BIN not built"; return 1; }
     [ -f "$SR_LIGHTTPD_TEMPLATE" ] || { log "lighttpd_start: no $SR_LIGHTTPD_TEMPLATE"; return 1; }
     if port_in_use "$port"; then log "lighttpd_start: port $port is already in use"; return 1; fi
     mkdir -p "$rundir" || return 1
     docroot=${DOCROOT:-$SR_TOP/examples}
     if [ ! -d "$docroot" ]; then docroot=$rundir/www; mkdir -p "$docroot"; fi
-    SR_HTTPD_SOCKDIR=$(mktemp -d /tmp/signalr-fcgi.XXXXXX) || return 1
+    sockdir=$(mktemp -d /tmp/signalr-fcgi.XXXXXX) || return 1
 
     for k in PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD PGSSLMODE SIGNALR_DB DATABASE_URL TZ \
         $(compgen -e | grep '^SIGNALR_' | grep -v '^SIGNALR_URL$\|^SIGNALR_BIN$'); do
@@ -305,46 +370,66 @@ lighttpd_start() {
         line=${line//@WORKERS@/$workers}
         line=${line//@RUNDIR@/$rundir}
         line=${line//@DOCROOT@/$docroot}
-        line=${line//@SOCKET@/$SR_HTTPD_SOCKDIR/fcgi.sock}
+        line=${line//@SOCKET@/$sockdir/fcgi.sock}
         line=${line//@BIN@/$SR_BIN}
         printf '%s\n' "$line" >>"$conf"
     done <"$SR_LIGHTTPD_TEMPLATE"
 
     if ! lighttpd -tt -f "$conf" >"$rundir/lighttpd.out" 2>&1; then
         log "lighttpd_start: config test failed:"; cat "$rundir/lighttpd.out" >&2
-        rm -rf "$SR_HTTPD_SOCKDIR"; SR_HTTPD_SOCKDIR=
+        rm -rf "$sockdir"
         return 1
     fi
     : >"$rundir/lighttpd-error.log"
     # setsid: keep the terminal's ^C away from lighttpd and the workers; we stop them by pid.
     setsid lighttpd -D -f "$conf" >>"$rundir/lighttpd.out" 2>&1 </dev/null &
-    SR_HTTPD_PID=$!
-    SR_HTTPD_RUNDIR=$rundir
-    if ! wait_port "$port" 30 "$SR_HTTPD_PID"; then
-        log "lighttpd_start: lighttpd (pid $SR_HTTPD_PID) did not come up on port $port"
+    pid=$!
+    SR_HTTPD_PIDS[$name]=$pid
+    SR_HTTPD_SOCKDIRS[$name]=$sockdir
+    SR_HTTPD_RUNDIRS[$name]=$rundir
+    SR_HTTPD_NAMES+=("$name")
+    SR_HTTPD_LOGDIRS+=("$rundir")
+    if [ -z "$SR_HTTPD_PID" ]; then SR_HTTPD_PID=$pid SR_HTTPD_RUNDIR=$rundir; fi
+    if ! wait_port "$port" 30 "$pid"; then
+        log "lighttpd_start: lighttpd (pid $pid) did not come up on port $port"
         show_logs 30
-        lighttpd_stop
+        lighttpd_stop "$name"
         return 1
     fi
-    log "lighttpd pid $SR_HTTPD_PID on 127.0.0.1:$port, $workers worker(s), logs in $rundir"
+    log "lighttpd pid $pid on 127.0.0.1:$port, $workers worker(s), logs in $rundir"
+}
+
+# lighttpd_pid NAME — the pid of the running instance NAME (fails if there is none)
+lighttpd_pid() {
+    [ -n "${SR_HTTPD_PIDS[$1]:-}" ] || return 1
+    echo "${SR_HTTPD_PIDS[$1]}"
 }
 
 # pids of the direct children of PID
 child_pids() { cat "/proc/$1/task/"*/children 2>/dev/null; }
 
-# lighttpd_stop — SIGTERM the recorded lighttpd pid, wait for it, then make sure its workers
-# (recorded before the stop) are gone too.
+# lighttpd_stop [NAME] — stop instance NAME, or every instance (last started first): SIGTERM the
+# recorded lighttpd pid, wait for it, then make sure its workers (recorded before the stop) are
+# gone too.
 lighttpd_stop() {
-    local kids p
-    [ -n "$SR_HTTPD_PID" ] || return 0
-    kids=$(child_pids "$SR_HTTPD_PID")
-    kill -TERM "$SR_HTTPD_PID" 2>/dev/null
-    for _ in $(seq 1 100); do pid_alive "$SR_HTTPD_PID" || break; sleep 0.1; done
-    if pid_alive "$SR_HTTPD_PID"; then
-        log "lighttpd_stop: pid $SR_HTTPD_PID ignores SIGTERM, sending SIGKILL"
-        kill -KILL "$SR_HTTPD_PID" 2>/dev/null
+    local name i
+    if [ $# -eq 0 ]; then
+        for ((i = ${#SR_HTTPD_NAMES[@]} - 1; i >= 0; i--)); do
+            lighttpd_stop "${SR_HTTPD_NAMES[$i]}"
+        done
+        return 0
     fi
-    wait "$SR_HTTPD_PID" 2>/dev/null
+    name=$1
+    local pid=${SR_HTTPD_PIDS[$name]:-} sockdir=${SR_HTTPD_SOCKDIRS[$name]:-} kids p
+    [ -n "$pid" ] || return 0
+    kids=$(child_pids "$pid")
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 100); do pid_alive "$pid" || break; sleep 0.1; done
+    if pid_alive "$pid"; then
+        log "lighttpd_stop: pid $pid ignores SIGTERM, sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null
     for p in $kids; do
         for _ in $(seq 1 50); do pid_alive "$p" || break; sleep 0.1; done
         if pid_alive "$p"; then
@@ -352,14 +437,28 @@ lighttpd_stop() {
             kill -KILL "$p" 2>/dev/null
         fi
     done
-    [ -n "$SR_HTTPD_SOCKDIR" ] && rm -rf "$SR_HTTPD_SOCKDIR"
-    SR_HTTPD_PID='' SR_HTTPD_SOCKDIR=''
+    [ -n "$sockdir" ] && rm -rf "$sockdir"
+    unset "SR_HTTPD_PIDS[$name]" "SR_HTTPD_SOCKDIRS[$name]" "SR_HTTPD_RUNDIRS[$name]"
+    local -a names=()
+    for i in "${SR_HTTPD_NAMES[@]}"; do [ "$i" = "$name" ] || names+=("$i"); done
+    SR_HTTPD_NAMES=("${names[@]}")
+    # SR_HTTPD_RUNDIR is for the scripts (demo.sh prints it)
+    # shellcheck disable=SC2034
+    if [ "$SR_HTTPD_PID" = "$pid" ]; then
+        SR_HTTPD_PID='' SR_HTTPD_RUNDIR=''
+        if [ ${#SR_HTTPD_NAMES[@]} -gt 0 ]; then
+            SR_HTTPD_PID=${SR_HTTPD_PIDS[${SR_HTTPD_NAMES[0]}]}
+            SR_HTTPD_RUNDIR=${SR_HTTPD_RUNDIRS[${SR_HTTPD_NAMES[0]}]}
+        fi
+    fi
 }
 
-# show_logs [LINES] — tail of the lighttpd/worker and postgres logs of this run
+# show_logs [LINES] — tail of the lighttpd/worker logs of every instance and the postgres log
 show_logs() {
-    local n=${1:-50} f
-    for f in "$SR_HTTPD_RUNDIR/lighttpd-error.log" "$SR_HTTPD_RUNDIR/lighttpd.out" "$SR_PG_LOG"; do
+    local n=${1:-50} f d
+    local -a files=()
+    for d in "${SR_HTTPD_LOGDIRS[@]}"; do files+=("$d/lighttpd-error.log" "$d/lighttpd.out"); done
+    for f in "${files[@]}" "$SR_PG_LOG"; do
         if [ -z "$f" ] || [ ! -s "$f" ]; then continue; fi
         printf -- '----- last %s lines of %s -----\n' "$n" "$f" >&2
         tail -n "$n" "$f" >&2

@@ -12,6 +12,7 @@
 
 #include "sr_db.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,9 +49,24 @@ PGconn *sr_db_connect(const char *role)
     return db;
 }
 
+/* A server that shut down or restarted has closed our socket (and usually said why): the socket
+ * is readable although we sent nothing. Finding that out costs one poll(2), and saves the next
+ * request from failing on a connection that died while it was idle. */
+static int idle_connection_lost(PGconn *db)
+{
+    struct pollfd p = {.fd = PQsocket(db), .events = POLLIN};
+    if (p.fd < 0)
+        return 1;
+    if (poll(&p, 1, 0) <= 0)
+        return 0;
+    if (!PQconsumeInput(db))
+        return 1;
+    return PQstatus(db) != CONNECTION_OK;
+}
+
 PGconn *sr_db_thread(void)
 {
-    if (thread_db && PQstatus(thread_db) != CONNECTION_OK) {
+    if (thread_db && (PQstatus(thread_db) != CONNECTION_OK || idle_connection_lost(thread_db))) {
         PQfinish(thread_db);
         thread_db = NULL;
     }

@@ -1,6 +1,7 @@
-// chat.test.mjs — /Hubs/ChatRoom through the real client over LongPolling: every connection gets
-// ReceivePublicMessage("<connectionId>:<MM/dd/yyyy HH:mm:ss local time>:<message>"), and messages
-// arrive in the order each sender sent them.
+// chat.test.mjs — /Hubs/ChatRoom through the real client over SIGNALR_TRANSPORT (LongPolling,
+// ServerSentEvents, or auto = the client's own choice, which must be ServerSentEvents): every
+// connection gets ReceivePublicMessage("<connectionId>:<MM/dd/yyyy HH:mm:ss local time>:<message>"),
+// and messages arrive in the order each sender sent them.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,10 +1,12 @@
 // hub.test.mjs — the test hub (/Hubs/Test, SIGNALR_TEST_HUBS=1) through the real client over
-// LongPolling: results, hub errors with the exact texts of protocol.md §7.5, send() without an
-// invocation id, and invocations spread over both worker processes.
+// SIGNALR_TRANSPORT (LongPolling, ServerSentEvents or auto): results, hub errors with the exact
+// texts of protocol.md §7.5, send() without an invocation id, and invocations spread over both
+// worker processes.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Inbox, connect, tag } from "./helpers.mjs";
+import { Inbox, TRANSPORT, connect, tag } from "./helpers.mjs";
+import { havePg, psql } from "./pg.mjs";
 
 const T = { timeout: 60000 };
 
@@ -87,7 +89,16 @@ test("send() (no invocation id) of Broadcast reaches every connection, with the 
     }
 });
 
-test("two workers: invocations land on both, and broadcasts cross between them", { timeout: 90000 }, async (t) => {
+// Over LongPolling every poll and POST is a new request, so the invocations land on both workers.
+// Over SSE each stream stays on the worker that took its GET, and lighttpd hands every other
+// request to the least busy worker — the one holding fewer streams — so the invocations may
+// all land on one worker; then it is the streams, held elsewhere, that make the broadcasts cross.
+// Which worker holds a stream is in signalr.connections.holder ("host:pid:random").
+const TWO_WORKERS = TRANSPORT === "LongPolling"
+    ? "two workers: invocations land on both, and broadcasts cross between them"
+    : "two workers: invocations and held streams span both, and broadcasts cross between them";
+
+test(TWO_WORKERS, { timeout: 90000 }, async (t) => {
     const N = 4;
     const PER = 8;
     const conns = [];
@@ -104,7 +115,16 @@ test("two workers: invocations land on both, and broadcasts cross between them",
             await c.invoke("Broadcast", `${run} ${i} ${k}`);
         }
     }));
-    assert.ok(pids.size >= 2, `expected invocations on at least 2 worker processes, saw pids ${[...pids]}`);
+    if (conns[0].transportName === "LongPolling") {
+        assert.ok(pids.size >= 2, `expected invocations on at least 2 worker processes, saw pids ${[...pids]}`);
+    } else if (havePg) {
+        const ids = conns.map((c) => `'${c.connectionId}'`).join(",");
+        const holders = (await psql(`SELECT holder FROM signalr.connections WHERE id IN (${ids})`))
+            .split("\n").filter(Boolean).map((h) => Number(h.split(":").at(-2)));
+        assert.equal(holders.length, N, `stream holders: ${holders}`);
+        const all = new Set([...pids, ...holders]);
+        assert.ok(all.size >= 2, `invocations on ${[...pids]}, streams held by ${holders}: one worker only`);
+    }
 
     // every connection sees all N*PER broadcasts, each sender's in send order
     const mine = (s) => typeof s === "string" && s.startsWith(`${run} `);

@@ -1,19 +1,29 @@
-// lifecycle.test.mjs — how connections end (protocol.md §5.5, §5.6, §6.6): stop() sends DELETE
-// (202) and the others hear `Disconnected` at once; a connection that stops polling is reaped
-// after the disconnect timeout (3 s in the tests); one that keeps polling is not.  The test hub
-// sends Disconnected(connectionId) to all remaining /Hubs/Test connections when one ends.
+// lifecycle.test.mjs — how connections end (protocol.md §4.4, §5.5, §5.6, §6.6): stop() over
+// LongPolling sends DELETE (202), over ServerSentEvents it POSTs a Close message and drops the
+// stream, and either way the others hear `Disconnected` at once; a connection that stops polling
+// is reaped after the disconnect timeout (3 s in the tests); one that keeps polling is not.  The
+// test hub sends Disconnected(connectionId) to all remaining /Hubs/Test connections when one
+// ends.  The real clients run over SIGNALR_TRANSPORT; the raw connections are LongPolling.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-    DISCONNECT_TIMEOUT_MS, Inbox, RS, RawConnection, RecordingHttpClient, connect, hubUrl, sleep, tag,
+    CLIENT_TIMEOUT_MS, DISCONNECT_TIMEOUT_MS, Inbox, KEEPALIVE_INTERVAL_MS, NodeEventSource, RS, RawConnection,
+    RecordingHttpClient, TRANSPORT, connect, hubUrl, sleep, tag,
 } from "./helpers.mjs";
 
 const T = { timeout: 60000 };
 // Well below the disconnect timeout: an end noticed this fast was not a reap.
 const PROMPT_MS = Math.min(2000, DISCONNECT_TIMEOUT_MS - 500);
 
-test("stop() sends DELETE (202) and the others get Disconnected(id) promptly", T, async (t) => {
+// LongPolling: stop() aborts the poll and sends DELETE (202).  ServerSentEvents (also what auto
+// picks): there is no DELETE for a stream; stop() POSTs a Close message (fire-and-forget) and
+// closes the EventSource, and the server ends the connection when the stream goes (§4.4).
+const STOP_TEST = TRANSPORT === "LongPolling"
+    ? "stop() sends DELETE (202) and the others get Disconnected(id) promptly"
+    : "stop() POSTs a Close message and drops the stream (no DELETE); the others get Disconnected(id) promptly";
+
+test(STOP_TEST, T, async (t) => {
     const observer = await connect(t, "Test");
     const disconnected = new Inbox(observer, "Disconnected");
     const recorder = new RecordingHttpClient();
@@ -25,20 +35,42 @@ test("stop() sends DELETE (202) and the others get Disconnected(id) promptly", T
     const sentBeforeStop = recorder.requests.length;
     const stopped = Date.now();
     await a.stop();
-    await disconnected.waitFor((x) => x === id, PROMPT_MS, `Disconnected(${id}) within ${PROMPT_MS} ms of stop()`);
+    // Over SSE the Close POST ends the connection at once; if the client drops it (it goes out
+    // only if the send loop runs before the EventSource is closed), the worker learns that the
+    // stream is gone when lighttpd fails to write the next Ping to it (sse-raw.test.mjs).
+    const prompt = a.transportName === "LongPolling" ? PROMPT_MS : KEEPALIVE_INTERVAL_MS + PROMPT_MS;
+    const byStop = recorder.requests.slice(sentBeforeStop);
+    await disconnected.waitFor((x) => x === id, prompt,
+        `Disconnected(${id}) within ${prompt} ms of stop() (requests made by stop(): ${JSON.stringify(byStop)})`);
     const ms = Date.now() - stopped;
 
     const deletes = recorder.requests.filter((r) => r.method === "DELETE");
-    assert.equal(deletes.length, 1, JSON.stringify(recorder.requests));
-    assert.ok(deletes[0].url.startsWith(`${hubUrl("Test")}?id=`), deletes[0].url);
-    assert.equal(deletes[0].status, 202, `DELETE answered ${deletes[0].status} ${deletes[0].error ?? ""}; ` +
-        `requests made by stop(): ${JSON.stringify(recorder.requests.slice(sentBeforeStop))}`);
+    if (a.transportName === "LongPolling") {
+        assert.equal(deletes.length, 1, JSON.stringify(recorder.requests));
+        assert.ok(deletes[0].url.startsWith(`${hubUrl("Test")}?id=`), deletes[0].url);
+        assert.equal(deletes[0].status, 202, `DELETE answered ${deletes[0].status} ${deletes[0].error ?? ""}; ` +
+            `requests made by stop(): ${JSON.stringify(byStop)}`);
+    } else {
+        assert.equal(a.transportName, "ServerSentEvents");
+        assert.deepEqual(deletes, [], "no DELETE for a stream");
+        const closes = byStop.filter((r) => r.method === "POST" && r.content === `{"type":7}${RS}`);
+        assert.ok(closes.length <= 1, `at most one Close message POST by stop(): ${JSON.stringify(byStop)}`);
+        if (closes.length === 1) {
+            assert.ok(closes[0].url.startsWith(`${hubUrl("Test")}?id=`), closes[0].url);
+            // it races with the end of the stream: accepted (200), already gone (404) or still out
+            assert.ok([undefined, 200, 404].includes(closes[0].status),
+                `Close POST answered ${closes[0].status} ${closes[0].error ?? ""}`);
+        }
+        const streams = a.eventSources.filter((e) => e.opened);
+        assert.equal(streams.length, 1, "one EventSource was opened");
+        assert.equal(streams[0].instance.readyState, NodeEventSource.CLOSED, "stop() closed the EventSource");
+    }
     // nothing was refused while the connection was up (aborted polls have no status).  Requests
-    // made by stop() are left out: its Close-message POST races with the DELETE in the client.
+    // made by stop() are left out: its Close-message POST races with the DELETE/stream end.
     const refused = recorder.requests.slice(0, sentBeforeStop)
         .filter((r) => r.status !== undefined && (r.status < 200 || r.status > 299));
     assert.deepEqual(refused, [], "requests answered with a non-2xx status");
-    assert.ok(ms < PROMPT_MS, `took ${ms} ms`);
+    assert.ok(ms < prompt, `took ${ms} ms`);
     // exactly one notification
     await sleep(300);
     assert.equal(disconnected.matching((x) => x === id).length, 1);
@@ -85,11 +117,13 @@ test("an abandoned connection (no more polls) is reaped after the disconnect tim
     assert.equal(r.status, 404, `poll on a reaped connection: ${r.status} ${JSON.stringify(r.body)}`);
 });
 
-test("a connection that keeps polling outlives the disconnect timeout", T, async (t) => {
+// Over SSE: a held stream (and the client's pings, helpers.mjs) keeps the connection.
+test("a connection that keeps polling (or holds its stream) outlives the disconnect timeout", T, async (t) => {
     const observer = await connect(t, "Test");
     const disconnected = new Inbox(observer, "Disconnected");
     const c = await connect(t, "Test");
-    await sleep(DISCONNECT_TIMEOUT_MS * 2);
+    // past the disconnect timeout, and over SSE past the client timeout plus its 2 s check
+    await sleep(Math.max(DISCONNECT_TIMEOUT_MS * 2, CLIENT_TIMEOUT_MS + 3000));
     assert.equal(c.state, "Connected");
     assert.deepEqual(disconnected.matching((x) => x === c.connectionId), [], "idle but polling connection was ended");
     const text = `still alive ${tag()}`;
