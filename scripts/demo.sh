@@ -21,6 +21,15 @@ WORKERS=${WORKERS:-2}
 NAME=demo-$PORT
 
 if port_in_use "$PORT"; then die "port $PORT is already in use (set PORT=...)"; fi
+# The REST API (for curl/PHP pushes) needs a key; DEMO_TOKENS=1 makes every hub require a bearer
+# token, which the page's "Log in" button gets from the demo's token endpoint.
+export SIGNALR_API_KEY=${SIGNALR_API_KEY:-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}
+PAGE_QUERY=
+if [ "${DEMO_TOKENS:-0}" = 1 ]; then
+    export SIGNALR_JWT_KEY=${SIGNALR_JWT_KEY:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}
+    export SIGNALR_DEMO_TOKENS=1 SIGNALR_REQUIRE_AUTH=1
+    PAGE_QUERY='?tokens=1'
+fi
 install_deps >&2 || die "installing packages failed"
 build >&2 || die "build failed"
 DOCROOT=$("$SR_TOP/scripts/build-demo-page.sh") || die "building the chat page failed"
@@ -44,6 +53,8 @@ if [ -n "$SR_PG_DATA" ]; then
     log "  PORT=$((PORT + 1)) PGHOST=$PGHOST PGPORT=$PGPORT PGDATABASE=$PGDATABASE PGUSER=$PGUSER $0"
 fi
 log "logs: $SR_HTTPD_RUNDIR/lighttpd.out (workers), lighttpd-error.log, access.log; ^C stops"
+log "REST API key (SIGNALR_API_KEY, see README 'Pushing from outside a hub'): $SIGNALR_API_KEY"
+[ -n "$PAGE_QUERY" ] && log "tokens required: open http://127.0.0.1:$PORT/$PAGE_QUERY and press Log in"
 echo "ready: http://127.0.0.1:$PORT/"
 
 # `wait` returns early when a trapped signal arrives; the trap then cleans up and exits 0.

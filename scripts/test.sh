@@ -21,6 +21,7 @@
 # another), so that a rebuild of the tree during the run cannot change what is tested.
 #
 # Environment: SKIP_DISTCHECK=1, SR_CONFIGURE_FLAGS (default --enable-werror),
+# SKIP_SUITES="frontends faults" (skip suites that run their own services),
 # CLIENT_TESTS="chat hub" (run only these tests/client/<name>.test.mjs),
 # CLIENT_TRANSPORTS="LongPolling ServerSentEvents auto" (the runs of the PER_TRANSPORT suites),
 # SR_RUN_NAME (default test: the run directory .run/<name>/, so two checkouts' runs do not meet).
@@ -122,9 +123,11 @@ migrate_idempotent() {
 # The workers' test settings; the client suites get the same values (helpers.mjs reads them).
 # KEEPALIVE_INTERVAL 2: SSE pings every 2 s; CLIENT_TIMEOUT 4: a stream whose client pinged and
 # then fell silent for 4 s is closed (the suites' clients ping every second, helpers.mjs).
+# SIGNALR_API_KEY: the REST API is on (tests/client/outside.test.mjs signs its tokens with it).
 WORKER_ENV=(SIGNALR_TEST_HUBS=1 SIGNALR_DISCONNECT_TIMEOUT=3 SIGNALR_POLL_TIMEOUT=10
     SIGNALR_KEEPALIVE_INTERVAL=2 SIGNALR_CLIENT_TIMEOUT=4
-    SIGNALR_LOG_LEVEL=info SIGNALR_DETAILED_ERRORS=0)
+    SIGNALR_LOG_LEVEL=info SIGNALR_DETAILED_ERRORS=0
+    SIGNALR_API_KEY="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')")
 
 start_server() {
     PORT=$(free_port) || return 1
@@ -210,5 +213,23 @@ for name in "${names[@]}"; do
     # a suite that stopped PostgreSQL and could not start it again must not take the rest along
     if [ -z "$BLOCKED" ] && ! pg_ensure_running; then BLOCKED="postgres could not be restarted"; fi
 done
+
+# Suites with services of their own (each starts and stops its own PostgreSQL and web server).
+# This run's server is stopped first: the machine has two cores.
+lighttpd_stop "$RUN"
+own_suite() { # own_suite NAME SCRIPT — run SCRIPT if it exists (its exit status is the result)
+    case " ${SKIP_SUITES:-} " in *" $1 "*) log "=== $1 skipped (SKIP_SUITES)"; return 0 ;; esac
+    [ -f "$SR_TOP/$2" ] || return 0
+    suite "$1" env SR_RUN_NAME="$RUN-$1" SR_SKIP_BUILD=1 SR_BUILD=0 timeout --foreground 1800 \
+        bash "$SR_TOP/$2"
+}
+if [ -z "${ONLY_CLIENT:-}" ]; then
+    own_suite conformance tests/conformance/run.sh
+    own_suite security tests/security/run.sh
+    own_suite faults tests/faults/run.sh
+    own_suite frontends tests/frontends/run.sh
+    own_suite browser tests/browser/run.sh
+    own_suite sanitizers tests/sanitizers/run.sh
+fi
 
 finish

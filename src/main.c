@@ -15,6 +15,9 @@ int main(int argc, char **argv)
 {
     if (sr_hub_register(&chat_room_hub) != SR_OK || sr_hub_register(&rooms_hub) != SR_OK)
         return 1;
+    const char *demo = getenv("SIGNALR_DEMO_TOKENS");
+    if (demo && !strcmp(demo, "1") && demo_register() != SR_OK)
+        return 1;
     const char *test = getenv("SIGNALR_TEST_HUBS");
     if (test && !strcmp(test, "1") && sr_hub_register(&test_hub) != SR_OK)
         return 1;

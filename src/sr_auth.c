@@ -70,6 +70,24 @@ static int has_value(json_t *v, const char *want)
     return 0;
 }
 
+char *sr_token_mint(const char *user_id, int seconds)
+{
+    if (!jwt.hs256_key || !user_id || !*user_id || strlen(user_id) > 256 || seconds <= 0)
+        return NULL;
+    long long now = (long long)time(NULL);
+    json_t *claims = json_pack("{s:s,s:s,s:I,s:I}", "nameid", user_id, "sub", user_id, "iat",
+                               (json_int_t)now, "exp", (json_int_t)(now + seconds));
+    if (!claims)
+        return NULL; /* not UTF-8 */
+    if (jwt.issuer)
+        json_object_set_new(claims, "iss", json_string(jwt.issuer));
+    if (jwt.audience)
+        json_object_set_new(claims, "aud", json_string(jwt.audience));
+    char *token = sr_jwt_sign_hs256(claims, jwt.hs256_key, jwt.hs256_key_len);
+    json_decref(claims);
+    return token;
+}
+
 int sr_auth_allows(const sr_policy *p, const char *user, const json_t *claims)
 {
     if (!p)

@@ -69,6 +69,8 @@ static const opt_def options[] = {
      "HS256 secret that bearer tokens are signed with (at least 32 bytes); unset = no tokens"},
     {"jwt-ed25519-key", "SIGNALR_JWT_ED25519_KEY", OPT_STRING, NULL, 0, 0, OFF(jwt_ed25519_key),
      "Ed25519 public key (base64url, 32 bytes) for EdDSA tokens; use this or --jwt-key"},
+    {"require-auth", "SIGNALR_REQUIRE_AUTH", OPT_BOOL, "0", 0, 1, OFF(require_auth),
+     "every hub requires a valid bearer token (as [Authorize] on every hub)"},
     {"cors-origins", "SIGNALR_CORS_ORIGINS", OPT_STRING, NULL, 0, 0, OFF(cors_origins),
      "comma-separated origins (scheme://host[:port]) whose pages may connect; unset = none"},
     {"max-groups-per-connection", "SIGNALR_MAX_GROUPS_PER_CONNECTION", OPT_INT, "100", 1, 100000,

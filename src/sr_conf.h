@@ -27,6 +27,7 @@ typedef struct sr_conf {
     char *jwt_ed25519_key;    /* Ed25519 public key (base64url) for EdDSA tokens; excludes jwt_key */
     int jwt_leeway;           /* seconds of clock skew allowed on exp/nbf */
     char *cors_origins;       /* comma-separated origins allowed to call from a browser */
+    int require_auth;         /* every hub requires an authenticated user */
     int max_groups_per_connection;
     int max_connections_per_user; /* 0 = no limit */
     char *jwt_issuer;         /* required iss, or NULL */

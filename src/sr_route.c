@@ -130,7 +130,7 @@ void sr_route_handle(sr_exchange *ex)
         return;
     }
     const sr_policy *policy = hub->policy;
-    int need_user = hub->require_authentication ||
+    int need_user = hub->require_authentication || sr_config->require_auth ||
                     (policy && (policy->authenticated || policy->role || policy->claim_type));
     if (need_user && authenticated != 1) {
         unauthorized(ex);

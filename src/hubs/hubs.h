@@ -13,4 +13,7 @@ extern const sr_hub rooms_hub;
 /** /Hubs/Test: methods the integration tests call (served only with SIGNALR_TEST_HUBS=1). */
 extern const sr_hub test_hub;
 
+/** Registers the demo's token endpoint (GET /signalr/demo-token?name=...). */
+int demo_register(void);
+
 #endif

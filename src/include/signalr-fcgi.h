@@ -277,6 +277,14 @@ const char *sr_request_cookie(const sr_request *req, const char *name);
 /** The user the request's bearer token authenticates, or NULL. */
 const char *sr_request_user(const sr_request *req);
 
+/**
+ * Mints a bearer token for @p user_id valid for @p seconds, signed with the configured HS256
+ * key (SIGNALR_JWT_KEY), as a login endpoint of the application would (claims: nameid, sub,
+ * iat, exp, and iss/aud when configured). Returns a malloc'ed token (caller frees), or NULL when
+ * no HS256 key is configured or the arguments are invalid.
+ */
+char *sr_token_mint(const char *user_id, int seconds);
+
 /* -------------------------------------------------------------------------------------------- */
 /* Plain HTTP endpoints beside the hubs                                                         */
 
