@@ -106,6 +106,15 @@ int sr_args(sr_call *call, json_t *args, const char *fmt, ...)
     va_start(ap, fmt);
     int rc = json_vunpack_ex(args, &err, 0, wrapped, ap);
     va_end(ap);
+    /* A C string ends at a NUL: "grp\u0000x" would silently become "grp". Such strings do not
+     * bind to a string parameter. */
+    size_t i;
+    json_t *v;
+    json_array_foreach(args, i, v)
+    {
+        if (json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v))
+            rc = -1;
+    }
     if (rc != 0) {
         sr_buf_reset(&call->error);
         sr_buf_appends(&call->error,

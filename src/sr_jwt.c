@@ -108,9 +108,14 @@ int sr_jwt_verify(const char *token, size_t len, const sr_jwt_config *cfg, long 
     json_t *exp = json_object_get(c, "exp"), *nbf = json_object_get(c, "nbf");
     if (!json_is_number(exp)) {
         *why = "no expiry";
-    } else if ((long long)json_number_value(exp) + cfg->leeway <= now) {
+    } else if (json_number_value(exp) > 9223372036854775807.0) {
+        /* Not a NumericDate a clock can reach (1e300): a malformed token, not an eternal one. */
+        *why = "expiry out of range";
+    } else if (json_number_value(exp) + cfg->leeway <= (double)now) {
+        /* In double arithmetic: a casted 1e300 or -1e300 would be undefined behaviour. */
         *why = "expired";
-    } else if (nbf && (!json_is_number(nbf) || (long long)json_number_value(nbf) - cfg->leeway > now)) {
+    } else if (nbf && (!json_is_number(nbf) ||
+                       json_number_value(nbf) - cfg->leeway > (double)now)) {
         *why = "not yet valid";
     } else if (cfg->issuer && (!json_is_string(json_object_get(c, "iss")) ||
                                strcmp(json_string_value(json_object_get(c, "iss")), cfg->issuer))) {

@@ -65,8 +65,13 @@ static int reap_idle(PGconn *db)
 {
     if (sr_store_begin(db) != 0)
         return -1;
+    const char *hubs[64];
+    size_t n = 0;
+    for (size_t i = 0; i < sr_hub_count() && n < 64; i++)
+        hubs[n++] = sr_hub_at(i)->path;
     PGresult *r = sr_store_reap_idle(db, sr_config->disconnect_timeout,
-                                     sr_config->poll_timeout, SR_WORKER_TIMEOUT, REAP_BATCH);
+                                     sr_config->poll_timeout, SR_WORKER_TIMEOUT, hubs, n,
+                                     REAP_BATCH);
     if (!r) {
         sr_store_rollback(db);
         return -1;

@@ -384,7 +384,15 @@ int sr_session_receive(PGconn *db, const sr_hub *hub, sr_conn_row *row, const ch
         rc = sr_store_conn_received(db, row->id, saw_ping); /* the client-timeout clock */
     if (rc == 0 && alive) {
         size_t rest = data.len - off;
-        if (rest > max) {
+        if (rest > max && !row->handshake_done) {
+            /* An oversized handshake, complete or not, is "Handshake was canceled." (HCC). */
+            sr_buf answer = SR_BUF_INIT;
+            sr_proto_write_handshake_error(&answer, SR_HANDSHAKE_ERR_CANCELED);
+            rc = publish_to(db, hub, SR_KIND_HANDSHAKE, row->id, &answer);
+            sr_buf_fini(&answer);
+            if (rc == 0)
+                rc = end_row(db, hub, row, 0, NULL, NULL);
+        } else if (rest > max) {
             rc = close_with_error(db, hub, row, "message larger than the maximum size", 1);
         } else if (rest != inbound_before || (rest && memcmp(data.ptr + off, row->inbound.ptr, rest))) {
             rc = sr_store_conn_set_inbound(db, row->id, data.ptr + off, rest);

@@ -505,28 +505,35 @@ int sr_store_polls_finish(PGconn *db, sr_poll_end *polls, size_t n)
 }
 
 PGresult *sr_store_reap_idle(PGconn *db, int disconnect_timeout, int poll_timeout,
-                             int worker_timeout, int limit)
+                             int worker_timeout, const char *const *hubs, size_t n_hubs,
+                             int limit)
 {
+    /* Only the hubs this worker serves: another build's hubs need their own disconnect hooks,
+     * which only a worker that has them can run. */
+    sr_buf hub_list = SR_BUF_INIT;
+    sr_store_array_literal(&hub_list, hubs, n_hubs);
     char dt[16], pt[16], wt[16], lim[16];
     snprintf(dt, sizeof dt, "%d", disconnect_timeout);
     snprintf(pt, sizeof pt, "%d", poll_timeout);
     snprintf(wt, sizeof wt, "%d", worker_timeout);
     snprintf(lim, sizeof lim, "%d", limit);
-    const char *params[] = {dt, pt, wt, lim};
+    const char *params[] = {dt, pt, wt, lim, hub_list.ptr};
     /* SKIP LOCKED: a connection a request thread is working on right now is not idle. */
-    return sr_db_query(
+    PGresult *r = sr_db_query(
         db,
         "DELETE FROM signalr.connections WHERE id IN ("
-        " SELECT c.id FROM signalr.connections c WHERE"
+        " SELECT c.id FROM signalr.connections c WHERE c.hub = ANY($5::text[]) AND ("
         "  (c.holder IS NULL AND c.last_active < now() - make_interval(secs => $1::integer))"
         "  OR (c.transport IS DISTINCT FROM 'ServerSentEvents' AND c.last_active < now() -"
         "      make_interval(secs => $1::integer + $2::integer + 10))"
         "  OR (c.transport = 'ServerSentEvents' AND c.holder IS NOT NULL AND NOT EXISTS ("
         "      SELECT 1 FROM signalr.workers w WHERE w.id = c.holder"
-        "      AND w.heartbeat_at > now() - make_interval(secs => $3::integer)))"
+        "      AND w.heartbeat_at > now() - make_interval(secs => $3::integer))))"
         " LIMIT $4::integer FOR UPDATE SKIP LOCKED) "
         "RETURNING id, hub, user_id, transport, handshake_done, ended, request, items",
-        4, params, NULL, NULL);
+        5, params, NULL, NULL);
+    sr_buf_fini(&hub_list);
+    return r;
 }
 
 PGresult *sr_store_reap_handshake(PGconn *db, int handshake_timeout, int limit)

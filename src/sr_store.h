@@ -193,7 +193,8 @@ int sr_store_polls_finish(PGconn *db, sr_poll_end *polls, size_t n);
  * Must run inside a transaction so hooks run by the caller commit together with the delete.
  */
 PGresult *sr_store_reap_idle(PGconn *db, int disconnect_timeout, int poll_timeout,
-                             int worker_timeout, int limit);
+                             int worker_timeout, const char *const *hubs, size_t n_hubs,
+                             int limit);
 
 /** Marks up to @p limit activated connections whose handshake did not arrive in time as
  *  ended. Columns: 0 id, 1 hub. */
