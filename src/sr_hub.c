@@ -94,6 +94,34 @@ void sr_call_fini(sr_call *call)
 /* ------------------------------------------------------------------------------------------ */
 /* Public API                                                                                 */
 
+/* Walks the top level of an unpack format ("s", "so", "[ii]s", "{s:i}s?"...) alongside the
+ * array; true when an element unpacked with 's' is a string containing U+0000. */
+static int has_nul_bound_as_string(json_t *args, const char *fmt)
+{
+    size_t index = 0;
+    for (const char *p = fmt; *p; index++) {
+        if (*p == '[' || *p == '{') { /* a nested value: skip to its matching bracket */
+            int depth = 0;
+            do {
+                if (*p == '[' || *p == '{')
+                    depth++;
+                else if (*p == ']' || *p == '}')
+                    depth--;
+                p++;
+            } while (*p && depth > 0);
+        } else {
+            char kind = *p++;
+            json_t *v = json_array_get(args, index);
+            if (kind == 's' && json_is_string(v) &&
+                strlen(json_string_value(v)) != json_string_length(v))
+                return 1;
+        }
+        while (*p == '%' || *p == '?' || *p == '*' || *p == '!' || *p == ' ')
+            p++;
+    }
+    return 0;
+}
+
 int sr_args(sr_call *call, json_t *args, const char *fmt, ...)
 {
     json_error_t err;
@@ -107,14 +135,9 @@ int sr_args(sr_call *call, json_t *args, const char *fmt, ...)
     int rc = json_vunpack_ex(args, &err, 0, wrapped, ap);
     va_end(ap);
     /* A C string ends at a NUL: "grp\u0000x" would silently become "grp". Such strings do not
-     * bind to a string parameter. */
-    size_t i;
-    json_t *v;
-    json_array_foreach(args, i, v)
-    {
-        if (json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v))
-            rc = -1;
-    }
+     * bind to a string parameter ('s'); as JSON values ('o', 'O') they pass whole. */
+    if (rc == 0 && has_nul_bound_as_string(args, fmt))
+        rc = -1;
     if (rc != 0) {
         sr_buf_reset(&call->error);
         sr_buf_appends(&call->error,

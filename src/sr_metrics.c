@@ -25,6 +25,12 @@
 static atomic_long counters[SR_M_COUNT];
 static atomic_long parked_gauge;
 static atomic_int listening_gauge;
+static int cgi_mode;
+
+void sr_metrics_cgi_mode(void)
+{
+    cgi_mode = 1;
+}
 /* Feed lag histogram (Prometheus buckets, seconds). */
 static const double lag_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 #define N_LAG (sizeof lag_bounds / sizeof lag_bounds[0])
@@ -70,12 +76,12 @@ static void health(const sr_request *req, sr_response *res)
     PGresult *r = db ? sr_db_query(db, "SELECT pg_notification_queue_usage()", 0, NULL, NULL,
                                    NULL)
                      : NULL;
-    int listening = atomic_load(&listening_gauge);
+    int listening = cgi_mode || atomic_load(&listening_gauge);
     char body[256];
     snprintf(body, sizeof body,
              "{\"database\":%s,\"listen\":%s,\"notificationQueueUsage\":%s,\"worker\":\"%s\"}",
-             r ? "true" : "false", listening ? "true" : "false", r ? PQgetvalue(r, 0, 0) : "null",
-             sr_worker_id());
+             r ? "true" : "false", cgi_mode ? "\"not used (CGI)\"" : listening ? "true" : "false",
+             r ? PQgetvalue(r, 0, 0) : "null", sr_worker_id());
     if (!r && db && sr_db_broken(db))
         sr_db_thread_reset();
     PQclear(r);

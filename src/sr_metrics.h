@@ -27,6 +27,9 @@ void sr_metrics_feed_lag(double seconds);
 /** Loop thread: publishes the loop's own gauges (parked requests, LISTEN alive). */
 void sr_metrics_loop_gauges(long parked, int listening);
 
+/** CGI mode: the process never LISTENs (by design), so health does not ask for it. */
+void sr_metrics_cgi_mode(void);
+
 /** Registers /signalr/health and /signalr/metrics (under SIGNALR_OBSERVE_PREFIX). */
 int sr_metrics_init(void);
 

@@ -94,6 +94,15 @@ static int cgi_waiting(void)
 
 static int run_cgi(void)
 {
+    /* One request per process: the default dispositions (terminate) are the right shutdown, and
+     * the web server's SIGTERM must not be left waiting on a held request. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    sr_metrics_cgi_mode();
     sr_exchange *ex = sr_front_cgi_exchange((size_t)conf.max_body_size);
     if (!ex)
         return 1;
