@@ -59,9 +59,9 @@ static int idle_connection_lost(PGconn *db)
         return 1;
     if (poll(&p, 1, 0) <= 0)
         return 0;
-    if (!PQconsumeInput(db))
-        return 1;
-    return PQstatus(db) != CONNECTION_OK;
+    /* An idle session of ours is sent nothing (request threads do not LISTEN): anything there is
+     * the server's goodbye, whose EOF libpq may not have read yet. Start afresh. */
+    return 1;
 }
 
 PGconn *sr_db_thread(void)

@@ -41,7 +41,8 @@ static int listening;
 static int use_listen;
 static int poll_interval_ms;
 static double next_connect_at;
-static double connect_backoff = 0.5;
+static double connect_backoff = 0.25;
+static double connected_since; /* when the loop's session last (re)connected */
 static double last_read_at;
 static sr_pos position;      /* fetched and offered up to here */
 static int have_position;
@@ -183,6 +184,11 @@ sr_pos sr_feed_window_start(void)
     return window_start;
 }
 
+double sr_feed_connected_since(void)
+{
+    return db ? connected_since : 0;
+}
+
 sr_pos sr_feed_position(void)
 {
     return position;
@@ -242,10 +248,13 @@ static void connect_db(void)
     db = sr_db_connect("loop");
     if (!db) {
         next_connect_at = now + connect_backoff;
-        connect_backoff = connect_backoff * 2 > 5.0 ? 5.0 : connect_backoff * 2;
+        /* Capped at 1 s: once PostgreSQL is back, LISTEN must be back within about a second
+         * (reliability-security.md §5.4); a failed attempt on a local socket costs little. */
+        connect_backoff = connect_backoff * 2 > 1.0 ? 1.0 : connect_backoff * 2;
         return;
     }
-    connect_backoff = 0.5;
+    connect_backoff = 0.25;
+    connected_since = sr_now();
     sr_metrics_add(SR_M_FEED_RECONNECTS, 1);
     if (use_listen) {
         if (sr_db_exec(db, "LISTEN signalr") != 0) {

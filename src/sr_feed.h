@@ -44,6 +44,10 @@ void sr_feed_stop(void);
 
 /** The loop thread's database connection, or NULL while the database is unreachable. */
 PGconn *sr_feed_db(void);
+/** When the loop's database session was last (re)established (sr_now()), or 0 while it is
+ *  down. After an outage, checks that depend on other workers' writes wait for them. */
+double sr_feed_connected_since(void);
+
 /** Marks the loop connection as failed (after a statement error that broke it). */
 void sr_feed_db_failed(void);
 

@@ -24,6 +24,7 @@
 #include "sr_feed.h"
 #include "sr_hub.h"
 #include "sr_log.h"
+#include "sr_loop.h"
 #include "sr_metrics.h"
 #include "sr_proto.h"
 #include "sr_session.h"
@@ -69,8 +70,13 @@ static int reap_idle(PGconn *db)
     size_t n = 0;
     for (size_t i = 0; i < sr_hub_count() && n < 64; i++)
         hubs[n++] = sr_hub_at(i)->path;
+    /* After an outage every worker's heartbeat is stale; streams are judged by heartbeats only
+     * once this worker has been connected long enough for every live worker to have beaten. */
+    int worker_timeout = sr_now() - sr_feed_connected_since() >= SR_WORKER_TIMEOUT
+                             ? SR_WORKER_TIMEOUT
+                             : 1000000000;
     PGresult *r = sr_store_reap_idle(db, sr_config->disconnect_timeout,
-                                     sr_config->poll_timeout, SR_WORKER_TIMEOUT, hubs, n,
+                                     sr_config->poll_timeout, worker_timeout, hubs, n,
                                      REAP_BATCH);
     if (!r) {
         sr_store_rollback(db);

@@ -317,10 +317,15 @@ static void end_silent_streams(PGconn *db)
 
 void sr_sse_tick(double now)
 {
-    static double next_beat, next_silence_check;
+    static double next_beat, next_silence_check, beat_session;
     PGconn *db = sr_feed_db();
     if (!db)
         return;
+    double since = sr_feed_connected_since();
+    if (since != beat_session) { /* a new session: announce ourselves at once */
+        beat_session = since;
+        next_beat = 0;
+    }
     if (now >= next_beat) {
         if (sr_store_worker_beat(db, sr_worker_id()) == 0) {
             atomic_store(&announced, 1);
@@ -330,7 +335,9 @@ void sr_sse_tick(double now)
             return;
         }
     }
-    if (now >= next_silence_check) {
+    /* While the database was away clients' Pings were refused (503), so last_received says
+     * nothing about them: judge silence only once a full client timeout has passed since. */
+    if (now >= next_silence_check && now - since >= sr_config->client_timeout) {
         next_silence_check = now + SILENCE_CHECK_INTERVAL;
         end_silent_streams(db);
     }
