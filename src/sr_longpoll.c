@@ -52,29 +52,10 @@ static const sr_waiter_ops longpoll_ops;
 
 void sr_longpoll_get(sr_exchange *ex, const sr_hub *hub, const char *token)
 {
-    unsigned char hash[SR_TOKEN_HASH_BYTES];
+    PGconn *db;
     sr_conn_row row;
-    sr_token_hash(token, strlen(token), hash);
-    PGconn *db = sr_db_thread();
-    if (!db || sr_store_begin(db) != 0)
-        goto unavailable;
-    int found = sr_store_conn_lock(db, hash, &row);
-    if (found < 0)
-        goto rollback_unavailable;
-    if (found == 0 || strcmp(row.hub, hub->path) != 0) {
-        if (found)
-            sr_conn_row_fini(&row);
-        sr_store_rollback(db);
-        sr_exchange_respond_text(ex, 404, "No Connection with that ID");
-        return;
-    }
-    if (!sr_session_same_user(&row, ex->user)) {
-        /* Another user's token (or none) on this connection: refused, connection untouched. */
-        sr_conn_row_fini(&row);
-        sr_store_rollback(db);
-        sr_exchange_respond_text(ex, 403, NULL);
-        return;
-    }
+    if (!sr_route_open(ex, hub, token, 0, &db, &row))
+        return; /* answered: 404, 403 or 503 */
     if (row.transport && strcmp(row.transport, "LongPolling") != 0) {
         sr_conn_row_fini(&row);
         sr_store_rollback(db);
@@ -141,35 +122,15 @@ rollback_unavailable:
         sr_db_thread_reset();
     else
         sr_store_rollback(db);
-unavailable:
     sr_route_unavailable(ex);
 }
 
 void sr_longpoll_delete(sr_exchange *ex, const sr_hub *hub, const char *token)
 {
-    unsigned char hash[SR_TOKEN_HASH_BYTES];
+    PGconn *db;
     sr_conn_row row;
-    sr_token_hash(token, strlen(token), hash);
-    PGconn *db = sr_db_thread();
-    if (!db || sr_store_begin(db) != 0)
-        goto unavailable;
-    int found = sr_store_conn_lock(db, hash, &row);
-    if (found < 0)
-        goto rollback_unavailable;
-    if (found == 0 || strcmp(row.hub, hub->path) != 0) {
-        if (found)
-            sr_conn_row_fini(&row);
-        sr_store_rollback(db);
-        sr_exchange_respond_text(ex, 404, "No Connection with that ID");
-        return;
-    }
-    if (!sr_session_same_user(&row, ex->user)) {
-        /* Another user's token (or none) on this connection: refused, connection untouched. */
-        sr_conn_row_fini(&row);
-        sr_store_rollback(db);
-        sr_exchange_respond_text(ex, 403, NULL);
-        return;
-    }
+    if (!sr_route_open(ex, hub, token, 0, &db, &row))
+        return; /* answered: 404, 403 or 503 */
     if (row.transport && strcmp(row.transport, "LongPolling") != 0) {
         sr_conn_row_fini(&row);
         sr_store_rollback(db);
@@ -190,7 +151,6 @@ rollback_unavailable:
         sr_db_thread_reset();
     else
         sr_store_rollback(db);
-unavailable:
     sr_route_unavailable(ex);
 }
 

@@ -28,29 +28,10 @@ void sr_post_handle(sr_exchange *ex, const sr_hub *hub, const char *token)
         sr_exchange_respond_text(ex, 413, "Request body too large");
         return;
     }
-    unsigned char hash[SR_TOKEN_HASH_BYTES];
+    PGconn *db;
     sr_conn_row row;
-    sr_token_hash(token, strlen(token), hash);
-    PGconn *db = sr_db_thread();
-    if (!db || sr_store_begin(db) != 0)
-        goto unavailable;
-    int found = sr_store_conn_lock(db, hash, &row);
-    if (found < 0)
-        goto rollback_unavailable;
-    if (found == 0 || strcmp(row.hub, hub->path) != 0 || row.ended) {
-        if (found)
-            sr_conn_row_fini(&row);
-        sr_store_rollback(db);
-        sr_exchange_respond_text(ex, 404, "No Connection with that ID");
-        return;
-    }
-    if (!sr_session_same_user(&row, ex->user)) {
-        /* Another user's token (or none) on this connection: refused, connection untouched. */
-        sr_conn_row_fini(&row);
-        sr_store_rollback(db);
-        sr_exchange_respond_text(ex, 403, NULL);
-        return;
-    }
+    if (!sr_route_open(ex, hub, token, 1, &db, &row))
+        return; /* answered: 404, 403 or 503 */
     int rc = sr_session_receive(db, hub, &row, ex->req.body, ex->req.body_len);
     sr_conn_row_fini(&row);
     if (rc != 0 || sr_store_commit(db) != 0)
@@ -66,6 +47,5 @@ rollback_unavailable:
         sr_db_thread_reset();
     else
         sr_store_rollback(db);
-unavailable:
     sr_route_unavailable(ex);
 }

@@ -16,6 +16,9 @@
 
 #include "sr_auth.h"
 #include "sr_conf.h"
+#include "sr_db.h"
+#include "sr_session.h"
+#include "sr_token.h"
 #include "sr_metrics.h"
 #include "sr_endpoint.h"
 #include "sr_http.h"
@@ -38,6 +41,43 @@ void sr_route_unavailable(sr_exchange *ex)
     sr_http_response_body(&res, SR_STRLIT("Service Unavailable"));
     sr_exchange_respond(ex, &res);
     sr_http_response_fini(&res);
+}
+
+int sr_route_open(sr_exchange *ex, const sr_hub *hub, const char *token, int ended_is_gone,
+                  PGconn **db_out, sr_conn_row *row)
+{
+    unsigned char hash[SR_TOKEN_HASH_BYTES];
+    sr_token_hash(token, strlen(token), hash);
+    PGconn *db = sr_db_thread();
+    *db_out = db;
+    if (!db || sr_store_begin(db) != 0) {
+        sr_route_unavailable(ex);
+        return 0;
+    }
+    int found = sr_store_conn_lock(db, hash, row);
+    if (found < 0) {
+        if (sr_db_broken(db))
+            sr_db_thread_reset();
+        else
+            sr_store_rollback(db);
+        sr_route_unavailable(ex);
+        return 0;
+    }
+    if (found == 0 || strcmp(row->hub, hub->path) != 0 || (ended_is_gone && row->ended)) {
+        if (found)
+            sr_conn_row_fini(row);
+        sr_store_rollback(db);
+        sr_exchange_respond_text(ex, 404, "No Connection with that ID");
+        return 0;
+    }
+    if (!sr_session_same_user(row, ex->user)) {
+        /* Another user's token (or none) on this connection: refused, connection untouched. */
+        sr_conn_row_fini(row);
+        sr_store_rollback(db);
+        sr_exchange_respond_text(ex, 403, NULL);
+        return 0;
+    }
+    return 1;
 }
 
 /* 401 for a hub that requires a user (JwtBearer's challenge: empty body). */

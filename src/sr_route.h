@@ -8,7 +8,10 @@
 #define SR_ROUTE_H
 
 #include "signalr-fcgi.h"
+#include <libpq-fe.h>
+
 #include "sr_exchange.h"
+#include "sr_store.h"
 #include "sr_hub.h"
 #include "sr_token.h"
 
@@ -20,5 +23,16 @@ void sr_route_handle(sr_exchange *ex);
 
 /** Answers 503 with Retry-After: the database is unavailable right now. */
 void sr_route_unavailable(sr_exchange *ex);
+
+/**
+ * Opens the connection a transport request names (?id=<token>): begins a transaction on the
+ * thread's database connection and locks the connection's row. Returns 1 with *db and @p row
+ * set (the caller commits or rolls back, and finis the row). Returns 0 when it has answered
+ * the request itself: 404 "No Connection with that ID" (no such connection of this hub, or
+ * with @p ended_is_gone one whose session ended), 403 (the request's user is not the one the
+ * connection was negotiated by: the connection is left untouched), or 503.
+ */
+int sr_route_open(sr_exchange *ex, const sr_hub *hub, const char *token, int ended_is_gone,
+                  PGconn **db, sr_conn_row *row);
 
 #endif
