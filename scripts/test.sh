@@ -226,9 +226,7 @@ own_suite() { # own_suite NAME SCRIPT — run SCRIPT if it exists (its exit stat
 if [ -z "${ONLY_CLIENT:-}" ]; then
     own_suite conformance tests/conformance/run.sh
     own_suite security tests/security/run.sh
-    # The fault suite (tests/faults/run.sh, ~4 min) runs with FAULTS=1 until it passes
-    # reliably: it still finds recovery bugs (docs/delivery.md §5).
-    [ "${FAULTS:-0}" = 1 ] && own_suite faults tests/faults/run.sh
+    own_suite faults tests/faults/run.sh
     own_suite frontends tests/frontends/run.sh
     own_suite browser tests/browser/run.sh
     own_suite sanitizers tests/sanitizers/run.sh
