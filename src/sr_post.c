@@ -43,9 +43,5 @@ void sr_post_handle(sr_exchange *ex, const sr_hub *hub, const char *token)
 
 rollback_unavailable:
     sr_streams_after_rollback();
-    if (sr_db_broken(db))
-        sr_db_thread_reset();
-    else
-        sr_store_rollback(db);
-    sr_route_unavailable(ex);
+    sr_route_rollback_unavailable(ex, db);
 }

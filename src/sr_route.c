@@ -43,6 +43,15 @@ void sr_route_unavailable(sr_exchange *ex)
     sr_http_response_fini(&res);
 }
 
+void sr_route_rollback_unavailable(sr_exchange *ex, PGconn *db)
+{
+    if (sr_db_broken(db))
+        sr_db_thread_reset();
+    else
+        sr_store_rollback(db);
+    sr_route_unavailable(ex);
+}
+
 int sr_route_open(sr_exchange *ex, const sr_hub *hub, const char *token, int ended_is_gone,
                   PGconn **db_out, sr_conn_row *row)
 {
@@ -56,11 +65,7 @@ int sr_route_open(sr_exchange *ex, const sr_hub *hub, const char *token, int end
     }
     int found = sr_store_conn_lock(db, hash, row);
     if (found < 0) {
-        if (sr_db_broken(db))
-            sr_db_thread_reset();
-        else
-            sr_store_rollback(db);
-        sr_route_unavailable(ex);
+        sr_route_rollback_unavailable(ex, db);
         return 0;
     }
     if (found == 0 || strcmp(row->hub, hub->path) != 0 || (ended_is_gone && row->ended)) {

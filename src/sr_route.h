@@ -24,6 +24,10 @@ void sr_route_handle(sr_exchange *ex);
 /** Answers 503 with Retry-After: the database is unavailable right now. */
 void sr_route_unavailable(sr_exchange *ex);
 
+/** Ends a request whose transaction failed: rolls back (or drops a connection that broke)
+ *  and answers 503. */
+void sr_route_rollback_unavailable(sr_exchange *ex, PGconn *db);
+
 /**
  * Opens the connection a transport request names (?id=<token>): begins a transaction on the
  * thread's database connection and locks the connection's row. Returns 1 with *db and @p row

@@ -121,11 +121,7 @@ void sr_sse_get(sr_exchange *ex, const sr_hub *hub, const char *token)
     return;
 
 rollback_unavailable:
-    if (sr_db_broken(db))
-        sr_db_thread_reset();
-    else
-        sr_store_rollback(db);
-    sr_route_unavailable(ex);
+    sr_route_rollback_unavailable(ex, db);
 }
 
 /* ------------------------------------------------------------------------------------------ */
