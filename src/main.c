@@ -19,7 +19,9 @@ int main(int argc, char **argv)
     if (demo && !strcmp(demo, "1") && demo_register() != SR_OK)
         return 1;
     const char *test = getenv("SIGNALR_TEST_HUBS");
-    if (test && !strcmp(test, "1") && sr_hub_register(&test_hub) != SR_OK)
+    if (test && !strcmp(test, "1") &&
+        (sr_hub_register(&test_hub) != SR_OK || sr_hub_register(&policy_hub) != SR_OK ||
+         sr_hub_register(&members_hub) != SR_OK))
         return 1;
     return sr_main(argc, argv);
 }

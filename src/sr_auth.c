@@ -38,8 +38,13 @@ int sr_auth_init(void)
     if (hs) {
         jwt.hs256_key = (const unsigned char *)sr_config->jwt_key;
         jwt.hs256_key_len = strlen(sr_config->jwt_key);
-        if (jwt.hs256_key_len < 32)
-            sr_log_warn("the JWT key is shorter than 32 bytes: tokens are easier to forge");
+        if (jwt.hs256_key_len < 32) {
+            /* RFC 7518 §3.2: an HS256 key must be at least as long as the hash (256 bits). */
+            sr_log_error("the JWT key must be at least 32 bytes (it has %zu): a shorter HS256 "
+                         "key makes tokens forgeable by guessing it",
+                         jwt.hs256_key_len);
+            return -1;
+        }
     }
     if (ed) {
         const char *k = sr_config->jwt_ed25519_key;
@@ -53,6 +58,8 @@ int sr_auth_init(void)
     jwt.leeway = sr_config->jwt_leeway;
     jwt.issuer = sr_config->jwt_issuer;
     jwt.audience = sr_config->jwt_audience;
+    jwt.key_id = sr_config->jwt_key_id;
+    jwt.user_claims = sr_config->jwt_user_claim;
     return 0;
 }
 
@@ -139,6 +146,14 @@ int sr_auth_request(const sr_http_request *req, char **user, json_t **claims_out
                                       query_token, sizeof query_token);
         if (found < 0)
             return -1;
+        /* The query is only for what an EventSource cannot do otherwise: open its stream (and,
+         * alike, a poll). Negotiate, sends and DELETE come from fetch/XHR, which carry the
+         * header; a token in their URL would only end up in more access logs, so it is refused
+         * rather than ignored (reliability-security.md A-05). */
+        if (found > 0 && strcmp(req->method, "GET") != 0) {
+            sr_log_debug("bearer token refused: access_token in the query of a %s", req->method);
+            return -1;
+        }
         if (found > 0)
             token = query_token;
     }
@@ -150,9 +165,9 @@ int sr_auth_request(const sr_http_request *req, char **user, json_t **claims_out
         sr_log_debug("bearer token refused: %s", why);
         return -1;
     }
-    const char *id = sr_jwt_user(claims);
+    const char *id = sr_jwt_user(claims, jwt.user_claims);
     if (!id) {
-        sr_log_debug("bearer token refused: it names no user (nameid or sub)");
+        sr_log_debug("bearer token refused: it names no user (none of the user claims)");
         json_decref(claims);
         return -1;
     }

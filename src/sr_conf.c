@@ -83,6 +83,14 @@ static const opt_def options[] = {
      "if set, tokens must carry exactly this iss"},
     {"jwt-audience", "SIGNALR_JWT_AUDIENCE", OPT_STRING, NULL, 0, 0, OFF(jwt_audience),
      "if set, tokens must carry this aud"},
+    {"min-negotiate-version", "SIGNALR_MIN_NEGOTIATE_VERSION", OPT_INT, "1", 0, 1,
+     OFF(min_negotiate_version),
+     "lowest negotiate version accepted; 0 admits pre-2019 clients whose connection id is "
+     "their token"},
+    {"jwt-key-id", "SIGNALR_JWT_KEY_ID", OPT_STRING, NULL, 0, 0, OFF(jwt_key_id),
+     "the kid tokens may name in their header; unset = tokens naming a kid are refused"},
+    {"jwt-user-claim", "SIGNALR_JWT_USER_CLAIM", OPT_STRING, "nameid,sub", 0, 0,
+     OFF(jwt_user_claim), "claims naming the user (user id), comma-separated, first present wins"},
     {"api-key", "SIGNALR_API_KEY", OPT_STRING, NULL, 0, 0, OFF(api_key),
      "access key for the REST API (Azure SignalR Service's data-plane paths); unset = API off"},
     {"api-prefix", "SIGNALR_API_PREFIX", OPT_STRING, "/api/", 0, 0, OFF(api_prefix),
@@ -317,6 +325,8 @@ void sr_conf_fini(sr_conf *conf)
     free(conf->cors_origins);
     free(conf->jwt_issuer);
     free(conf->jwt_audience);
+    free(conf->jwt_key_id);
+    free(conf->jwt_user_claim);
     free(conf->api_key);
     free(conf->api_prefix);
     free(conf->observe_prefix);

@@ -30,8 +30,12 @@ typedef struct sr_conf {
     int require_auth;         /* every hub requires an authenticated user */
     int max_groups_per_connection;
     int max_connections_per_user; /* 0 = no limit */
+    int min_negotiate_version;    /* negotiate versions below are refused (ASP.NET's
+                                     MinimumProtocolVersion) */
     char *jwt_issuer;         /* required iss, or NULL */
     char *jwt_audience;       /* required aud, or NULL */
+    char *jwt_key_id;         /* the kid tokens may name, or NULL (a token naming one is refused) */
+    char *jwt_user_claim;     /* comma-separated claims naming the user, first present wins */
     char *api_key;            /* access key of the REST API; NULL = the API is off */
     char *api_prefix;         /* where the REST API is mounted, e.g. "/api/" */
     char *observe_prefix;     /* where health and metrics are served; "" = not served */

@@ -426,6 +426,9 @@ void sr_http_response_head(const sr_http_response *res, int with_length, sr_buf 
     assert(res && out);
     assert(res->status >= 100 && res->status <= 999);
     sr_buf_printf(out, "Status: %d %s\r\n", res->status, sr_http_reason(res->status));
+    /* On every answer: a browser must never sniff a poll body or an error text into HTML
+     * (reliability-security.md B-04). */
+    sr_buf_appends(out, "X-Content-Type-Options: nosniff\r\n");
     sr_buf_append(out, res->headers.ptr, res->headers.len);
     if (with_length)
         sr_buf_printf(out, "Content-Length: %zu\r\n", res->body.len);

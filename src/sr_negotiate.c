@@ -29,20 +29,22 @@
 #include "sr_store.h"
 #include "sr_token.h"
 
-int sr_negotiate_version(const char *query, char *error, size_t error_cap)
+int sr_negotiate_version(const char *query, int min_version, char *error, size_t error_cap)
 {
     char value[32];
     int found = sr_http_query_get(query, "negotiateVersion", 1, value, sizeof value);
-    if (found == 0)
-        return 0;
     char *end = NULL;
     errno = 0;
     long v = found > 0 ? strtol(value, &end, 10) : 0;
-    if (found < 0 || !value[0] || errno || *end || v < -2147483647L - 1 || v > 2147483647L) {
+    if (found < 0 || (found > 0 && (!value[0] || errno || *end || v < -2147483647L - 1 ||
+                                    v > 2147483647L))) {
         snprintf(error, error_cap, "The client requested a non-integer protocol version.");
         return -1;
     }
-    if (v < 0) { /* MinimumProtocolVersion is 0 */
+    /* Version 0 has no separate connection token: the id every send names is the token, and
+     * anyone who learns a connection id (group listings, logs, hub code) could act as that
+     * connection (reliability-security.md §0.1). The official client has sent 1 since 2019. */
+    if (v < min_version) {
         snprintf(error, error_cap,
                  "The client requested version '%ld', but the server does not support this "
                  "version.",
@@ -91,7 +93,8 @@ void sr_negotiate_handle(sr_exchange *ex, const sr_hub *hub)
         return;
     }
     char error[160];
-    int version = sr_negotiate_version(ex->req.query, error, sizeof error);
+    int version =
+        sr_negotiate_version(ex->req.query, sr_config->min_negotiate_version, error, sizeof error);
     if (version < 0) {
         json_t *body = json_pack("{s:s}", "error", error);
         respond_text_json(ex, hub, json_dumps(body, JSON_COMPACT));

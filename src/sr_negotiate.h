@@ -11,10 +11,12 @@
 void sr_negotiate_handle(sr_exchange *ex, const sr_hub *hub);
 
 /**
- * Chooses the negotiate version from the query string. Returns the version (0 or 1), or -1 and
- * writes the error text the client must see into @p error.
+ * Chooses the negotiate version from the query string (absent = 0, as ASP.NET reads it).
+ * Returns the version (0 or 1), or -1 and writes the error text the client must see into
+ * @p error: for a malformed value, or one below @p min_version (ASP.NET's
+ * MinimumProtocolVersion; we default to 1, see the "min-negotiate-version" option).
  */
-int sr_negotiate_version(const char *query, char *error, size_t error_cap);
+int sr_negotiate_version(const char *query, int min_version, char *error, size_t error_cap);
 
 /**
  * The JSON body of a successful negotiate (protocol.md §1.3): negotiateVersion, connectionId,

@@ -30,7 +30,7 @@ void sr_post_handle(sr_exchange *ex, const sr_hub *hub, const char *token)
     }
     PGconn *db;
     sr_conn_row row;
-    if (!sr_route_open(ex, hub, token, 1, &db, &row))
+    if (!sr_route_open(ex, hub, token, SR_OPEN_ENDED_IS_GONE | SR_OPEN_SOLE_SEND, &db, &row))
         return; /* answered: 404, 403 or 503 */
     int rc = sr_session_receive(db, hub, &row, ex->req.body, ex->req.body_len);
     sr_conn_row_fini(&row);

@@ -15,6 +15,11 @@
 
 #define SR_RS '\x1e'
 
+/** Longest invocation or stream id a client may send, bytes (reliability-security.md §4.3: the
+ *  official client numbers its invocations, so real ids are a few digits; a long one is only
+ *  a way to make every Completion and log line carry the attacker's payload). */
+#define SR_MAX_INVOCATION_ID 64
+
 /** Error texts of the handshake (protocol.md §7.1), exact. */
 #define SR_HANDSHAKE_ERR_GENERIC "An unexpected error occurred during connection handshake."
 #define SR_HANDSHAKE_ERR_CANCELED "Handshake was canceled."

@@ -52,9 +52,10 @@ void sr_route_rollback_unavailable(sr_exchange *ex, PGconn *db)
     sr_route_unavailable(ex);
 }
 
-int sr_route_open(sr_exchange *ex, const sr_hub *hub, const char *token, int ended_is_gone,
+int sr_route_open(sr_exchange *ex, const sr_hub *hub, const char *token, int flags,
                   PGconn **db_out, sr_conn_row *row)
 {
+    int ended_is_gone = flags & SR_OPEN_ENDED_IS_GONE;
     unsigned char hash[SR_TOKEN_HASH_BYTES];
     sr_token_hash(token, strlen(token), hash);
     PGconn *db = sr_db_thread();
@@ -62,6 +63,21 @@ int sr_route_open(sr_exchange *ex, const sr_hub *hub, const char *token, int end
     if (!db || sr_store_begin(db) != 0) {
         sr_route_unavailable(ex);
         return 0;
+    }
+    if (flags & SR_OPEN_SOLE_SEND) {
+        /* A second POST while one is outstanding is refused, not queued behind the row lock
+         * (reliability-security.md I-07): the official client never overlaps its sends, so
+         * only a misbehaving client sees this, and it cannot pile up request threads. */
+        int got = sr_store_try_send_lock(db, hash);
+        if (got <= 0) {
+            if (got < 0) {
+                sr_route_rollback_unavailable(ex, db);
+            } else {
+                sr_store_rollback(db);
+                sr_exchange_respond_text(ex, 409, "Another send is in progress");
+            }
+            return 0;
+        }
     }
     int found = sr_store_conn_lock(db, hash, row);
     if (found < 0) {
@@ -86,6 +102,39 @@ int sr_route_open(sr_exchange *ex, const sr_hub *hub, const char *token, int end
 }
 
 /* 401 for a hub that requires a user (JwtBearer's challenge: empty body). */
+static void count_id(const char *key, const char *value, void *arg)
+{
+    (void)value;
+    if (!strcmp(key, "id"))
+        ++*(int *)arg;
+}
+
+static int count_ids(const char *query)
+{
+    int n = 0;
+    sr_http_query_foreach(query, count_id, &n);
+    return n;
+}
+
+static int hex_digit(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* True when the query as the client sent it has a '%' not followed by two hex digits. lighttpd
+ * re-encodes such a '%' as "%25" in QUERY_STRING ("%zz" arrives as "%25zz", a well-formed
+ * unknown id), so the verdict is taken on REQUEST_URI, which keeps the original bytes. */
+static int raw_query_malformed(const sr_http_request *req)
+{
+    const char *uri = sr_http_env(req, "REQUEST_URI");
+    const char *q = uri ? strchr(uri, '?') : NULL;
+    for (; q && (q = strchr(q, '%')) != NULL; q += 3) {
+        if (!hex_digit(q[1]) || !hex_digit(q[2]))
+            return 1;
+    }
+    return 0;
+}
+
 static void unauthorized(sr_exchange *ex)
 {
     sr_http_response res;
@@ -196,13 +245,20 @@ void sr_route_handle(sr_exchange *ex)
         sr_exchange_respond_text(ex, 405, NULL);
         return;
     }
-    char token[SR_TOKEN_MAX + 1];
+    /* Decoded into a buffer far larger than any token, so that -1 means a malformed escape or
+     * a %00 (400: the request is broken) and a long but well-formed id is simply unknown. */
+    char token[SR_HTTP_QUERY_PART_MAX];
     int found = sr_http_query_get(ex->req.query, "id", 0, token, sizeof token);
-    if (found == 0 || (found > 0 && token[0] == '\0')) {
+    if (found < 0 || count_ids(ex->req.query) > 1 || raw_query_malformed(&ex->req)) {
+        /* Two ids would let a front end and this server pick different connections. */
+        sr_exchange_respond_text(ex, 400, "Malformed connection ID");
+        return;
+    }
+    if (found == 0 || token[0] == '\0') {
         sr_exchange_respond_text(ex, 400, "Connection ID required");
         return;
     }
-    if (found < 0) {
+    if (strlen(token) > SR_TOKEN_MAX) {
         sr_exchange_respond_text(ex, 404, "No Connection with that ID");
         return;
     }

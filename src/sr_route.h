@@ -28,15 +28,22 @@ void sr_route_unavailable(sr_exchange *ex);
  *  and answers 503. */
 void sr_route_rollback_unavailable(sr_exchange *ex, PGconn *db);
 
+/** Flags of sr_route_open(). */
+enum {
+    SR_OPEN_ENDED_IS_GONE = 1, /* a connection whose session ended is answered 404 */
+    SR_OPEN_SOLE_SEND = 2,     /* a send: 409 while another send of the connection is running */
+};
+
 /**
  * Opens the connection a transport request names (?id=<token>): begins a transaction on the
  * thread's database connection and locks the connection's row. Returns 1 with *db and @p row
  * set (the caller commits or rolls back, and finis the row). Returns 0 when it has answered
  * the request itself: 404 "No Connection with that ID" (no such connection of this hub, or
- * with @p ended_is_gone one whose session ended), 403 (the request's user is not the one the
- * connection was negotiated by: the connection is left untouched), or 503.
+ * with SR_OPEN_ENDED_IS_GONE in @p flags one whose session ended), 409 (SR_OPEN_SOLE_SEND and
+ * another send on the connection is still being processed), 403 (the request's user is not
+ * the one the connection was negotiated by: the connection is left untouched), or 503.
  */
-int sr_route_open(sr_exchange *ex, const sr_hub *hub, const char *token, int ended_is_gone,
+int sr_route_open(sr_exchange *ex, const sr_hub *hub, const char *token, int flags,
                   PGconn **db, sr_conn_row *row);
 
 #endif

@@ -197,13 +197,31 @@ static int handshake(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char
     return rc ? rc : 0;
 }
 
+/* The invocation id and stream ids of @p msg are at most SR_MAX_INVOCATION_ID bytes. */
+static int ids_within_limit(const sr_msg *msg, char *error, size_t cap)
+{
+    int ok = !msg->invocation_id || strlen(msg->invocation_id) <= SR_MAX_INVOCATION_ID;
+    size_t i;
+    json_t *id;
+    json_array_foreach(msg->stream_ids, i, id)
+    {
+        if (json_string_length(id) > SR_MAX_INVOCATION_ID)
+            ok = 0;
+    }
+    if (!ok)
+        snprintf(error, cap, "An invocation or stream id is longer than %d bytes.",
+                 SR_MAX_INVOCATION_ID);
+    return ok;
+}
+
 /* Handles one hub message; returns 1 to continue, 0 when the connection ended, or SR_ERR_DB. */
 static int message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *payload,
                    size_t len, int *saw_ping)
 {
     sr_msg msg;
     char error[256];
-    if (sr_proto_parse_message(payload, len, &msg, error, sizeof error) != 0) {
+    if (sr_proto_parse_message(payload, len, &msg, error, sizeof error) != 0 ||
+        !ids_within_limit(&msg, error, sizeof error)) {
         sr_msg_fini(&msg);
         int rc = close_with_error(db, hub, row, error, 1);
         return rc ? rc : 0;

@@ -105,6 +105,25 @@ int sr_store_subject_connections(PGconn *db, const char *subject)
     return n;
 }
 
+int sr_store_try_send_lock(PGconn *db, const unsigned char *token_hash)
+{
+    /* Key space 1936287347 is the sends' own (1936287346 holds the migration and commit-order
+     * locks); 32 bits of the token hash make a false 409 between two connections a 1 in 4e9
+     * coincidence of two simultaneous sends. */
+    unsigned long bits = (unsigned long)token_hash[0] << 24 | (unsigned long)token_hash[1] << 16 |
+                         (unsigned long)token_hash[2] << 8 | token_hash[3];
+    char key[16];
+    snprintf(key, sizeof key, "%lld", (long long)bits - 2147483648LL); /* into int4's range */
+    const char *params[] = {key};
+    PGresult *r = sr_db_query(db, "SELECT pg_try_advisory_xact_lock(1936287347, $1::int)", 1,
+                              params, NULL, NULL);
+    if (!r)
+        return SR_ERR_DB;
+    int got = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return got;
+}
+
 int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row *row)
 {
     /* Requests of one connection queue on its row; a client that piles them up waits a bounded

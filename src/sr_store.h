@@ -82,6 +82,12 @@ int sr_store_conn_create(PGconn *db, const char *id, const unsigned char *token_
 /** Open connections negotiated by @p subject. */
 int sr_store_subject_connections(PGconn *db, const char *subject);
 
+/** Takes, without waiting, the transaction-scoped lock that makes one send at a time of the
+ *  connection with this token hash (an advisory lock: the row lock is also taken by polls and
+ *  streams, which must keep queueing). Returns 1 when taken, 0 when another transaction holds
+ *  it, or SR_ERR_DB. */
+int sr_store_try_send_lock(PGconn *db, const unsigned char *token_hash);
+
 /** Loads and row-locks (FOR UPDATE) the connection with this token hash, within the caller's
  *  transaction. Returns 1 when found (row filled), 0 when there is no such connection. */
 int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row *row);

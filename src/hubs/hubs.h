@@ -12,6 +12,9 @@ extern const sr_hub chat_room_hub;
 extern const sr_hub rooms_hub;
 /** /Hubs/Test: methods the integration tests call (served only with SIGNALR_TEST_HUBS=1). */
 extern const sr_hub test_hub;
+/** /Hubs/Policy: method-level policies; /Hubs/Members: a hub-level role policy (tests only). */
+extern const sr_hub policy_hub;
+extern const sr_hub members_hub;
 
 /** Registers the demo's token endpoint (GET /signalr/demo-token?name=...). */
 int demo_register(void);

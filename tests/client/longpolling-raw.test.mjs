@@ -57,21 +57,12 @@ test("negotiate: a version above 1 is answered as version 1", T, async () => {
     assert.match(body.connectionToken, ID_RE);
 });
 
-test("negotiate without a version: v0 shape (no connectionToken); the id works as ?id=", T, async (t) => {
-    const r = await negotiate("ChatRoom", "");
-    assert.equal(r.status, 200);
-    const body = JSON.parse(r.body);
-    assert.equal(body.negotiateVersion, 0);
-    assert.match(body.connectionId, ID_RE);
-    assert.equal("connectionToken" in body, false, JSON.stringify(body));
-    const lp = body.availableTransports.find((x) => x.transport === "LongPolling");
-    assert.deepEqual(lp?.transferFormats, ["Text", "Binary"]);
-
-    const url = `${hubUrl("ChatRoom")}?id=${body.connectionId}`;
-    t.after(() => http("DELETE", url).catch(() => {}));
-    const first = await http("GET", `${url}&_=${Date.now()}`);
-    assert.equal(first.status, 200);
-    assert.equal(first.body, "");
+test("negotiate without a version (v0: the id would be the token) is refused by default", T, async () => {
+    for (const q of ["", "?negotiateVersion=0"]) {
+        const r = await negotiate("ChatRoom", q);
+        assert.equal(r.status, 200, q);
+        assert.deepEqual(JSON.parse(r.body), { error: "The client requested version '0', but the server does not support this version." }, q);
+    }
 });
 
 test("negotiate with a non-integer version: 200 with the error JSON", T, async () => {

@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)sr_http_header(&req, "Authorization");
     (void)sr_http_accepts(&req, "text/event-stream");
     char error[200];
-    (void)sr_negotiate_version(req.query, error, sizeof error);
+    (void)sr_negotiate_version(req.query, 1, error, sizeof error);
     json_t *doc = sr_context_from_request(&req);
     (void)sr_context_get(doc, "headers", "x-test");
     (void)sr_context_get(doc, "cookies", "c");

@@ -221,7 +221,67 @@ describe("A-07: errors never leak internals (SIGNALR_DETAILED_ERRORS=0)", () => 
         assert.equal(c.frames.at(-1)?.type, 7, "the Close is the last frame");
     });
 
-    test("A-06: method-level policies", { skip: "no built hub has a method-level policy (sr_method.policy); the C hub needed is in docs/security-matrix.md" }, () => {});
+    const POLICY_HUB = "/Hubs/Policy";
+    const MEMBERS_HUB = "/Hubs/Members";
+    const unauthorized = (m) => `Failed to invoke '${m}' because user is unauthorized`;
+
+    test("A-06: a method policy not met is an error Completion; the connection continues", async (t) => {
+        const anon = await Conn.open(t, URLS.stock, POLICY_HUB);
+        assert.equal((await anon.call("AnyUser", [])).error, unauthorized("AnyUser"));
+        assert.equal((await anon.call("Public", [])).result, null, "the next invocation works");
+        const who = user();
+        const c = await Conn.open(t, URLS.stock, POLICY_HUB, { headers: bearer(tokenFor(who)) });
+        assert.equal((await c.call("AnyUser", [])).result, who);
+        assert.equal((await c.call("AdminOnly", [])).error, unauthorized("AdminOnly"));
+        assert.equal((await c.call("NeedsScope", [])).error, unauthorized("NeedsScope"));
+        assert.equal((await c.call("Public", [])).result, who);
+    });
+
+    test("A-06: roles (role or roles claim, exact case) and claim values decide", async (t) => {
+        const cases = [
+            [{ role: "admin" }, "AdminOnly", true],
+            [{ roles: ["x", "admin"] }, "AdminOnly", true],
+            [{ role: "Admin" }, "AdminOnly", false],
+            [{ roles: "administrator" }, "AdminOnly", false],
+            [{ scope: "chat.write" }, "NeedsScope", true],
+            [{ scope: ["a", "chat.write"] }, "NeedsScope", true],
+            [{ scope: "chat.read" }, "NeedsScope", false],
+            [{}, "NeedsScope", false],
+        ];
+        for (const [extra, method, allowed] of cases) {
+            const who = user();
+            const c = await Conn.open(t, URLS.stock, POLICY_HUB, { headers: bearer(hs256(claims(who, extra))) });
+            const done = await c.call(method, []);
+            if (allowed) assert.equal(done.result, who, `${method} with ${JSON.stringify(extra)}`);
+            else assert.equal(done.error, unauthorized(method), `${method} with ${JSON.stringify(extra)}`);
+        }
+    });
+
+    test("A-06: a hub role policy: 401 without a token, 403 with a token lacking the role, on every request kind", async (t) => {
+        const member = hs256(claims(user(), { role: "member" }));
+        const c = await Conn.open(t, URLS.stock, MEMBERS_HUB, { headers: bearer(member) });
+        assert.equal((await c.call("Public", [])).error, undefined);
+        const outsider = bearer(hs256(claims(user())));
+        const neg = `${URLS.stock}${MEMBERS_HUB}/negotiate?negotiateVersion=1`;
+        assert401(await http("POST", neg), "negotiate without a token");
+        assert403(await http("POST", neg, { headers: outsider }), "negotiate without the role");
+        for (const [what, r] of [
+            ["poll", await c.poll({ headers: outsider })],
+            ["POST", await c.send(`{"type":6}${RS}`, { headers: outsider })],
+            ["DELETE", await c.delete({ headers: outsider })],
+        ]) assert403(r, `${what} without the role`);
+        const s = await c.sse({ headers: outsider });
+        t.after(() => s.close());
+        assert.equal(s.status, 403, "SSE GET without the role");
+        assert.equal((await c.call("Public", [])).error, undefined, "the member's connection is unaffected");
+    });
+
+    test("A-06: the group limit's own text reaches the client as a hub error", async (t) => {
+        const c = await Conn.open(t, URLS.stock, POLICY_HUB);
+        for (let i = 0; i < 3; i++) assert.equal((await c.call("Join", [`g${i}-${tag()}`])).error, undefined);
+        const err = (await c.call("Join", [`g3-${tag()}`])).error;
+        assert.match(err, /^An unexpected error occurred invoking 'Join' on the server\. HubException: .*3 groups/);
+    });
 });
 
 test("the workers survived", async (t) => {

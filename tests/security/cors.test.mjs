@@ -222,7 +222,7 @@ describe("B-04: response headers of negotiate, poll and the SSE stream", () => {
         assert.ok(s.raw.startsWith(":\r\n"), `the stream must open with ":\\r\\n", got ${JSON.stringify(s.raw.slice(0, 10))}`);
     });
 
-    test("X-Content-Type-Options: nosniff on negotiate, poll and the stream", gap("matrix B-04 / §4.5 expect nosniff; the server sends no X-Content-Type-Options header"), async (t) => {
+    test("X-Content-Type-Options: nosniff on negotiate, poll and the stream", async (t) => {
         const neg = await http("POST", url(`${HUB.stock}/negotiate?negotiateVersion=1`));
         assert.equal(neg.headers["x-content-type-options"], "nosniff", "negotiate");
         const c = new Conn(URLS.stock, HUB.stock, JSON.parse(neg.body));

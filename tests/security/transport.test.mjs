@@ -77,10 +77,10 @@ describe("I-01 / I-02 / I-03 / I-21: the id parameter", () => {
         assert.ok(!c.frames.some((f) => f.invocationId === "evil"));
     });
 
-    test("I-21: %00 in the query is refused by lighttpd (400); bad %-escapes and a token split by escapes are 404", async (t) => {
+    test("I-21: %00 in the query is refused by lighttpd (400); well-formed escapes naming no connection are 404", async (t) => {
         const r = await http("GET", hub("?id=%00abc"));
         assert.equal(r.status, 400, "%00");
-        for (const q of ["?id=%zz", "?id=%4", "?id=%", "?id=abc%", "?id=%C3%28", "?id=a%20b"]) {
+        for (const q of ["?id=%C3%28", "?id=a%20b"]) {
             assertStatus(await http("GET", hub(q)), 404, NOT_FOUND, q);
         }
         // a real token percent-encoded is the same token
@@ -89,10 +89,10 @@ describe("I-01 / I-02 / I-03 / I-21: the id parameter", () => {
         assert.equal((await http("POST", hub(`?id=${enc}`), { body: `{"type":6}${RS}` })).status, 200, "percent-encoded token");
     });
 
-    test("I-21: bad %-escapes and a duplicated id are 400", gap(
-        "matrix I-21 expects 400; the server answers 404 for an undecodable id (sr_route.c: like any unknown token) and takes the first of two ids",
-    ), async (t) => {
-        assert.equal((await http("GET", hub("?id=%zz"))).status, 400, "%zz");
+    test("I-21: bad %-escapes and a duplicated id are 400", async (t) => {
+        for (const q of ["?id=%zz", "?id=%4", "?id=%", "?id=abc%", "?x=%g1&id=abc"]) {
+            assert.equal((await http("GET", hub(q))).status, 400, q);
+        }
         const c = await Conn.open(t, S, HUB.stock);
         assert.equal((await http("POST", hub(`?id=${c.token}&id=other`), { body: `{"type":6}${RS}` })).status, 400, "duplicated id");
     });
@@ -140,9 +140,7 @@ describe("I-04 / I-05: negotiate", () => {
         assert.ok(two.connectionToken && two.connectionToken !== two.connectionId);
     });
 
-    test("I-05: negotiate without negotiateVersion (version 0, where the public id is the token) is refused", gap(
-        "matrix I-05 / §0.1 expect version 0 to be refused (MinimumProtocolVersion = 1); the server answers version 0 (connectionId only, usable as the token)",
-    ), async () => {
+    test("I-05: negotiate without negotiateVersion (version 0, where the public id is the token) is refused", async () => {
         const r = await http("POST", hub("/negotiate"));
         assert.equal(r.status, 200);
         const body = JSON.parse(r.body);
@@ -165,36 +163,48 @@ describe("I-06 … I-10: concurrent and conflicting requests on one token", () =
         assert.ok(stream.open);
     });
 
-    test("I-07: two concurrent POSTs on one token both run, in turn; the connection stays up", async (t) => {
+    test("I-07: a second concurrent POST is 409; the first runs whole, the connection stays up", async (t) => {
         const c = await Conn.open(t, S, HUB.stock);
-        const body = (p) => Array.from({ length: 200 }, (_, i) => `${JSON.stringify({ type: 1, invocationId: `${p}${i}`, target: "Count", arguments: [] })}${RS}`).join("");
-        const [a, b] = await Promise.all([c.send(body("a")), c.send(body("b"))]);
-        assert.deepEqual([a.status, b.status].sort(), [200, 200]);
-        await c.pollUntil((fs) => fs.filter((f) => f.type === 3).length >= 400, 15000, "400 completions");
-        const counts = c.frames.filter((f) => f.type === 3).map((f) => f.result);
-        assert.deepEqual(counts, Array.from({ length: 400 }, (_, i) => i + 1), "no invocation ran twice or concurrently");
-    });
-
-    test("I-07: a second concurrent POST is 409", gap(
-        "matrix I-07 expects 409 for a POST while one is outstanding; the server queues it on the connection's row lock (both are answered 200)",
-    ), async (t) => {
-        const c = await Conn.open(t, S, HUB.stock);
-        const big = Array.from({ length: 800 }, (_, i) => `${JSON.stringify({ type: 1, invocationId: `x${i}`, target: "Count", arguments: [] })}${RS}`).join("");
-        const statuses = (await Promise.all([c.send(big), c.send(big.slice(0, 100))])).map((r) => r.status).sort();
-        assert.deepEqual(statuses, [200, 409]);
+        const body = (p, n) => Array.from({ length: n }, (_, i) => `${JSON.stringify({ type: 1, invocationId: `${p}${i}`, target: "Count", arguments: [] })}${RS}`).join("");
+        // small POSTs one after another while a big one is outstanding: whichever overlaps
+        // another's processing is refused (usually the small ones; the big one if a small one
+        // got the lock first), and only the POSTs answered 200 run
+        const sends = [{ prefix: "a", n: 800, reply: c.send(body("a", 800)) }];
+        let bigDone = false;
+        sends[0].reply.then(() => { bigDone = true; });
+        for (let i = 0; !bigDone && i < 500; i++) {
+            const s = { prefix: `b${i}-`, n: 1 };
+            s.reply = c.send(body(s.prefix, 1));
+            await s.reply;
+            sends.push(s);
+        }
+        for (const s of sends) s.status = (await s.reply).status;
+        assert.ok(sends.every((s) => [200, 409].includes(s.status)), JSON.stringify(sends.map((s) => s.status)));
+        assert.ok(sends.some((s) => s.status === 409), "no POST overlapped another");
+        const ran = sends.filter((s) => s.status === 200);
+        const want = ran.reduce((n, s) => n + s.n, 0);
+        await c.pollUntil((fs) => fs.filter((f) => f.type === 3).length >= want, 15000, `${want} completions`);
+        const ids = c.frames.filter((f) => f.type === 3).map((f) => f.invocationId);
+        for (const s of sends) {
+            const mine = ids.filter((id) => id.startsWith(s.prefix) && /^\d+$/.test(id.slice(s.prefix.length)));
+            if (s.status === 200) assert.deepEqual(mine, Array.from({ length: s.n }, (_, i) => `${s.prefix}${i}`), `${s.prefix}: ran whole, in order`);
+            else assert.deepEqual(mine, [], `${s.prefix}: refused, so it must not have run`);
+        }
+        assert.equal((await c.invoke("after", "Echo", ["still up"])).status, 200);
+        assert.equal((await c.pollUntil((fs) => fs.some((f) => f.invocationId === "after"), 5000, "echo")).find((f) => f.invocationId === "after").result, "still up");
     });
 
     test("I-08: a new poll while one is held: the old one ends with 204", async (t) => {
+        // "old" is the one the server saw first: on a loaded machine that need not be the one
+        // sent first, so the test waits for whichever ends and checks the other one is newest
         const c = await Conn.open(t, S, HUB.stock);
-        const first = c.poll();
-        await sleep(200);
-        const second = c.poll();
-        const r1 = await first;
-        assert.equal(r1.status, 204);
+        const polls = [c.poll(), c.poll()].map((p, i) => p.then((r) => ({ i, r })));
+        const ended = await Promise.race(polls);
+        assert.equal(ended.r.status, 204, "the superseded poll");
         assert.equal((await c.invoke("n", "Echo", ["new"])).status, 200);
-        const r2 = await second;
-        assert.equal(r2.status, 200);
-        assert.ok(parseFrames(r2.body).some((f) => f.invocationId === "n"));
+        const held = (await polls[1 - ended.i]).r;
+        assert.equal(held.status, 200);
+        assert.ok(parseFrames(held.body).some((f) => f.invocationId === "n"));
     });
 
     test("I-09: a long poll on a Server-Sent Events connection is 400; the stream stays", async (t) => {
@@ -385,9 +395,7 @@ describe("I-13 … I-19: the hub protocol", () => {
         assert.equal((await d.call("Echo", ["alive"])).result, "alive");
     });
 
-    test("I-18: an invocationId of 10 KB closes the connection", gap(
-        "matrix I-18 / §4.3 cap invocationId at 64 bytes (close); the server accepts any length and echoes it in the Completion",
-    ), async (t) => {
+    test("I-18: an invocationId of 10 KB closes the connection", async (t) => {
         const c = await Conn.open(t, S, HUB.stock);
         assert.equal((await c.send(`{"type":1,"invocationId":"${"i".repeat(10240)}","target":"Echo","arguments":[1]}${RS}`)).status, 200);
         await c.pollUntil((fs) => fs.some((f) => f.type === 7 || f.type === 3), 5000, "a Close or a Completion");

@@ -309,18 +309,18 @@ static void test_response(void)
     sr_http_response res;
     sr_buf out = SR_BUF_INIT;
     static const char body[] = "a\0b";
-    static const char want404[] = "Status: 404 Not Found\r\nContent-Length: 3\r\n\r\na\0b";
+    static const char want404[] = "Status: 404 Not Found\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 3\r\n\r\na\0b";
 
     sr_http_response_init(&res, 200);
     sr_http_response_header(&res, "Content-Type", "text/plain");
     sr_http_response_body(&res, "hi", 2);
-    is_head(&res, 1, "Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n",
+    is_head(&res, 1, "Status: 200 OK\r\nX-Content-Type-Options: nosniff\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n",
             "with length");
-    is_head(&res, 0, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n", "without length");
+    is_head(&res, 0, "Status: 200 OK\r\nX-Content-Type-Options: nosniff\r\nContent-Type: text/plain\r\n\r\n", "without length");
     sr_buf_appends(&out, "prefix|");
     sr_http_response_serialize(&res, &out);
     is_str(out.ptr,
-           "prefix|Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi",
+           "prefix|Status: 200 OK\r\nX-Content-Type-Options: nosniff\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi",
            "serialize appends head and body");
     sr_http_response_fini(&res);
     sr_buf_fini(&out);
@@ -328,7 +328,7 @@ static void test_response(void)
     sr_http_response_init(&res, 204);
     sr_http_response_no_cache(&res);
     is_head(&res, 1,
-            "Status: 204 No Content\r\n"
+            "Status: 204 No Content\r\nX-Content-Type-Options: nosniff\r\n"
             "Cache-Control: no-cache, no-store\r\n"
             "Pragma: no-cache\r\n"
             "Expires: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
@@ -340,13 +340,13 @@ static void test_response(void)
     sr_http_response_body(&res, body, 3);
     sr_http_response_body(&res, NULL, 0);
     sr_http_response_serialize(&res, &out);
-    is_mem(out.ptr, out.len, want404, sizeof(want404) - 1, "body with a NUL, no headers");
+    is_mem(out.ptr, out.len, want404, sizeof(want404) - 1, "body with a NUL, no other headers");
     sr_http_response_fini(&res);
     sr_http_response_fini(NULL);
     sr_buf_fini(&out);
 
     sr_http_response_init(&res, 299);
-    is_head(&res, 0, "Status: 299 Unknown\r\n\r\n", "unknown status");
+    is_head(&res, 0, "Status: 299 Unknown\r\nX-Content-Type-Options: nosniff\r\n\r\n", "unknown status");
     sr_http_response_fini(&res);
 }
 

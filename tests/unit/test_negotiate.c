@@ -10,13 +10,18 @@
 #include "sr_negotiate.h"
 #include "tap.h"
 
-static void version_case(const char *query, int want, const char *want_error)
+static void version_case_min(const char *query, int min, int want, const char *want_error)
 {
     char error[200] = "";
-    int got = sr_negotiate_version(query, error, sizeof error);
-    is_int(got, want, "version for query '%s'", query);
+    int got = sr_negotiate_version(query, min, error, sizeof error);
+    is_int(got, want, "version for query '%s' (minimum %d)", query, min);
     if (want_error)
         is_str(error, want_error, "error text for query '%s'", query);
+}
+
+static void version_case(const char *query, int want, const char *want_error)
+{
+    version_case_min(query, 0, want, want_error);
 }
 
 static void check_body(int version)
@@ -74,6 +79,16 @@ int main(void)
     version_case("negotiateVersion=-1", -1,
                  "The client requested version '-1', but the server does not support this "
                  "version.");
+    /* The default minimum: version 0 (absent, or asked for) is refused with ASP.NET's text. */
+    version_case_min("", 1, -1,
+                     "The client requested version '0', but the server does not support this "
+                     "version.");
+    version_case_min("negotiateVersion=0", 1, -1,
+                     "The client requested version '0', but the server does not support this "
+                     "version.");
+    version_case_min("negotiateVersion=1", 1, 1, NULL);
+    version_case_min("negotiateVersion=abc", 1, -1,
+                     "The client requested a non-integer protocol version.");
     check_body(0);
     check_body(1);
     return done_testing();
