@@ -21,7 +21,7 @@ int main(int argc, char **argv)
     const char *test = getenv("SIGNALR_TEST_HUBS");
     if (test && !strcmp(test, "1") &&
         (sr_hub_register(&test_hub) != SR_OK || sr_hub_register(&policy_hub) != SR_OK ||
-         sr_hub_register(&members_hub) != SR_OK))
+         sr_hub_register(&members_hub) != SR_OK || sr_hub_register(&parallel_hub) != SR_OK))
         return 1;
     return sr_main(argc, argv);
 }

@@ -83,6 +83,10 @@ static const opt_def options[] = {
      "if set, tokens must carry exactly this iss"},
     {"jwt-audience", "SIGNALR_JWT_AUDIENCE", OPT_STRING, NULL, 0, 0, OFF(jwt_audience),
      "if set, tokens must carry this aud"},
+    {"max-parallel-invocations", "SIGNALR_MAX_PARALLEL_INVOCATIONS", OPT_INT, "1", 1, 64,
+     OFF(max_parallel_invocations),
+     "invocations of one connection that may run at once (MaximumParallelInvocationsPerClient; "
+     "a hub may set its own)"},
     {"min-negotiate-version", "SIGNALR_MIN_NEGOTIATE_VERSION", OPT_INT, "1", 0, 1,
      OFF(min_negotiate_version),
      "lowest negotiate version accepted; 0 admits pre-2019 clients whose connection id is "

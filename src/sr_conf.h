@@ -30,6 +30,7 @@ typedef struct sr_conf {
     int require_auth;         /* every hub requires an authenticated user */
     int max_groups_per_connection;
     int max_connections_per_user; /* 0 = no limit */
+    int max_parallel_invocations; /* default MaximumParallelInvocationsPerClient */
     int min_negotiate_version;    /* negotiate versions below are refused (ASP.NET's
                                      MinimumProtocolVersion) */
     char *jwt_issuer;         /* required iss, or NULL */

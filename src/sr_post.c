@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "sr_db.h"
+#include "sr_invoke.h"
 #include "sr_metrics.h"
 #include "sr_route.h"
 #include "sr_session.h"
@@ -32,13 +33,22 @@ void sr_post_handle(sr_exchange *ex, const sr_hub *hub, const char *token)
     sr_conn_row row;
     if (!sr_route_open(ex, hub, token, SR_OPEN_ENDED_IS_GONE | SR_OPEN_SOLE_SEND, &db, &row))
         return; /* answered: 404, 403 or 503 */
-    int rc = sr_session_receive(db, hub, &row, ex->req.body, ex->req.body_len);
+    int parallel = sr_invoke_parallelism(hub);
+    sr_deferred later = {SR_BUF_INIT, 0};
+    int rc = sr_session_receive_deferring(db, hub, &row, ex->req.body, ex->req.body_len,
+                                          parallel > 1 ? &later : NULL);
     sr_conn_row_fini(&row);
-    if (rc != 0 || sr_store_commit(db) != 0)
+    if (rc != 0 || sr_store_commit(db) != 0) {
+        sr_buf_fini(&later.records);
         goto rollback_unavailable;
+    }
     sr_streams_after_commit(); /* streams its methods kept open go live */
     sr_metrics_add(SR_M_POSTS, 1);
     sr_exchange_respond_text(ex, 200, NULL);
+    /* Answered: the client may send again (e.g. the result a deferred method waits for). */
+    if (later.count)
+        sr_invoke_deferred(hub, token, &later, parallel);
+    sr_buf_fini(&later.records);
     return;
 
 rollback_unavailable:

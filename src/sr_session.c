@@ -14,9 +14,9 @@
 
 #include "sr_session.h"
 
-#include <string.h>
-
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sr_buf.h"
 #include "sr_conf.h"
@@ -216,7 +216,7 @@ static int ids_within_limit(const sr_msg *msg, char *error, size_t cap)
 
 /* Handles one hub message; returns 1 to continue, 0 when the connection ended, or SR_ERR_DB. */
 static int message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *payload,
-                   size_t len, int *saw_ping)
+                   size_t len, int *saw_ping, sr_deferred *later)
 {
     sr_msg msg;
     char error[256];
@@ -225,6 +225,15 @@ static int message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *
         sr_msg_fini(&msg);
         int rc = close_with_error(db, hub, row, error, 1);
         return rc ? rc : 0;
+    }
+    if (later && (msg.type == SR_MSG_INVOCATION || msg.type == SR_MSG_STREAM_INVOCATION) &&
+        json_array_size(msg.stream_ids) == 0) {
+        uint32_t n = (uint32_t)len; /* a record is at most max-message-size */
+        sr_buf_append(&later->records, &n, sizeof n);
+        sr_buf_append(&later->records, payload, len);
+        later->count++;
+        sr_msg_fini(&msg);
+        return 1;
     }
     int rc = 1;
     sr_buf out = SR_BUF_INIT;
@@ -352,8 +361,49 @@ static int receive_raw(PGconn *db, const sr_hub *hub, sr_conn_row *row, const ch
     return rc;
 }
 
+/* The keys of @p after that differ from @p before, and the keys @p before had that @p after
+ * lacks, written to the row. */
+static int merge_items(PGconn *db, const sr_conn_row *row, json_t *before, json_t *after)
+{
+    json_t *changed = json_object(), *removed = json_array();
+    const char *key;
+    json_t *value;
+    json_object_foreach(after, key, value)
+    {
+        if (!json_equal(value, json_object_get(before, key)))
+            json_object_set(changed, key, value);
+    }
+    json_object_foreach(before, key, value)
+    {
+        if (!json_object_get(after, key))
+            json_array_append_new(removed, json_string(key));
+    }
+    int rc = sr_store_conn_merge_items(db, row->id, changed, removed);
+    json_decref(changed);
+    json_decref(removed);
+    return rc;
+}
+
+int sr_session_run_deferred(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *payload,
+                            size_t len)
+{
+    json_t *before = json_deep_copy(row->items);
+    int saw_ping = 0;
+    int rc = message(db, hub, row, payload, len, &saw_ping, NULL);
+    if (rc == 1 && row->items_changed)
+        rc = merge_items(db, row, before, row->items);
+    json_decref(before);
+    return rc < 0 ? rc : 0;
+}
+
 int sr_session_receive(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *body,
                        size_t len)
+{
+    return sr_session_receive_deferring(db, hub, row, body, len, NULL);
+}
+
+int sr_session_receive_deferring(PGconn *db, const sr_hub *hub, sr_conn_row *row,
+                                 const char *body, size_t len, sr_deferred *later)
 {
     if (hub->on_data)
         return receive_raw(db, hub, row, body, len);
@@ -388,7 +438,7 @@ int sr_session_receive(PGconn *db, const sr_hub *hub, sr_conn_row *row, const ch
         } else if (!row->handshake_done) {
             step = handshake(db, hub, row, payload, payload_len);
         } else {
-            step = message(db, hub, row, payload, payload_len, &saw_ping);
+            step = message(db, hub, row, payload, payload_len, &saw_ping, later);
         }
         if (step < 0) {
             rc = step;

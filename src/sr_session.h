@@ -22,6 +22,30 @@
 int sr_session_receive(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *body,
                        size_t len);
 
+/** Invocations a POST leaves to run after it has been answered (a hub that allows more than one
+ *  invocation at a time per connection): each record is a 4-byte length, then the payload. */
+typedef struct sr_deferred {
+    sr_buf records;
+    size_t count;
+} sr_deferred;
+
+/**
+ * As sr_session_receive(), except that Invocation and StreamInvocation records (but not those
+ * with client-to-server streams, whose items may follow in the same body) are appended to
+ * @p later instead of being run, when @p later is not NULL. Everything else (handshake,
+ * Completions, stream items, Cancel, Close, protocol errors) is handled at once, in order.
+ */
+int sr_session_receive_deferring(PGconn *db, const sr_hub *hub, sr_conn_row *row,
+                                 const char *body, size_t len, sr_deferred *later);
+
+/**
+ * Runs one invocation sr_session_receive_deferring() left for later, in the caller's
+ * transaction, for @p row as read without a lock. Its Context.Items changes are merged key by
+ * key, so that invocations running side by side keep each other's. Returns 0 or SR_ERR_DB.
+ */
+int sr_session_run_deferred(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *payload,
+                            size_t len);
+
 /**
  * Activates a connection on its first transport request: stores the transport, the holder
  * (@p holder, NULL for long polling), the request's context and the user the hub identifies

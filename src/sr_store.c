@@ -105,15 +105,19 @@ int sr_store_subject_connections(PGconn *db, const char *subject)
     return n;
 }
 
+static unsigned long hash_bits32(const unsigned char *token_hash)
+{
+    return (unsigned long)token_hash[0] << 24 | (unsigned long)token_hash[1] << 16 |
+           (unsigned long)token_hash[2] << 8 | token_hash[3];
+}
+
 int sr_store_try_send_lock(PGconn *db, const unsigned char *token_hash)
 {
     /* Key space 1936287347 is the sends' own (1936287346 holds the migration and commit-order
      * locks); 32 bits of the token hash make a false 409 between two connections a 1 in 4e9
      * coincidence of two simultaneous sends. */
-    unsigned long bits = (unsigned long)token_hash[0] << 24 | (unsigned long)token_hash[1] << 16 |
-                         (unsigned long)token_hash[2] << 8 | token_hash[3];
     char key[16];
-    snprintf(key, sizeof key, "%lld", (long long)bits - 2147483648LL); /* into int4's range */
+    snprintf(key, sizeof key, "%lld", (long long)hash_bits32(token_hash) - 2147483648LL);
     const char *params[] = {key};
     PGresult *r = sr_db_query(db, "SELECT pg_try_advisory_xact_lock(1936287347, $1::int)", 1,
                               params, NULL, NULL);
@@ -124,21 +128,50 @@ int sr_store_try_send_lock(PGconn *db, const unsigned char *token_hash)
     return got;
 }
 
-int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row *row)
+int sr_store_invocation_slot(PGconn *db, const unsigned char *token_hash, int slots)
 {
-    /* Requests of one connection queue on its row; a client that piles them up waits a bounded
-     * time instead of holding request threads without end. */
-    if (command(db, "SET LOCAL lock_timeout = '5s'", 0, NULL) != 0)
+    /* One advisory key per (connection, slot) in the single-bigint key space, which does not
+     * overlap the two-int4 one of the other locks. Free slots are tried first; when all are
+     * taken the wait is on one of them (the first to free up would be better, but PostgreSQL
+     * cannot wait for any of several locks), bounded like every lock wait of a request. */
+    long long base = (0x5352LL << 40) | ((long long)hash_bits32(token_hash) << 8);
+    char key[24];
+    const char *params[] = {key};
+    for (int slot = 0; slot < slots; slot++) {
+        snprintf(key, sizeof key, "%lld", base | slot);
+        PGresult *r =
+            sr_db_query(db, "SELECT pg_try_advisory_xact_lock($1::bigint)", 1, params, NULL, NULL);
+        if (!r)
+            return SR_ERR_DB;
+        int got = PQgetvalue(r, 0, 0)[0] == 't';
+        PQclear(r);
+        if (got)
+            return 0;
+    }
+    snprintf(key, sizeof key, "%lld", base | (long long)(random() % slots));
+    if (command(db, "SET LOCAL lock_timeout = '30s'", 0, NULL) != 0 ||
+        command(db, "SELECT pg_advisory_xact_lock($1::bigint)", 1, params) != 0)
         return SR_ERR_DB;
+    return 0;
+}
+
+static int conn_load(PGconn *db, const unsigned char *token_hash, int for_update,
+                     sr_conn_row *row)
+{
     const char *params[] = {(const char *)token_hash};
     const int lengths[] = {SR_TOKEN_HASH_BYTES};
     const int formats[] = {1};
     PGresult *r = sr_db_query(
         db,
-        "SELECT id, hub, transport, user_id, negotiate_version, handshake_done, "
-        "handshake_delivered, holder IS NOT NULL, poll_gen, cursor_seq, cursor_id, inbound, ended, "
-        "close_delivered, request, items, subject, claims "
-        "FROM signalr.connections WHERE token_hash = $1 FOR UPDATE",
+        for_update
+            ? "SELECT id, hub, transport, user_id, negotiate_version, handshake_done, "
+              "handshake_delivered, holder IS NOT NULL, poll_gen, cursor_seq, cursor_id, inbound, "
+              "ended, close_delivered, request, items, subject, claims "
+              "FROM signalr.connections WHERE token_hash = $1 FOR UPDATE"
+            : "SELECT id, hub, transport, user_id, negotiate_version, handshake_done, "
+              "handshake_delivered, holder IS NOT NULL, poll_gen, cursor_seq, cursor_id, inbound, "
+              "ended, close_delivered, request, items, subject, claims "
+              "FROM signalr.connections WHERE token_hash = $1",
         1, params, lengths, formats);
     if (!r)
         return SR_ERR_DB;
@@ -184,6 +217,36 @@ int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row 
     }
     PQclear(r);
     return 1;
+}
+
+int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row *row)
+{
+    /* Requests of one connection queue on its row; a client that piles them up waits a bounded
+     * time instead of holding request threads without end. */
+    if (command(db, "SET LOCAL lock_timeout = '5s'", 0, NULL) != 0)
+        return SR_ERR_DB;
+    return conn_load(db, token_hash, 1, row);
+}
+
+int sr_store_conn_read(PGconn *db, const unsigned char *token_hash, sr_conn_row *row)
+{
+    return conn_load(db, token_hash, 0, row);
+}
+
+int sr_store_conn_merge_items(PGconn *db, const char *id, const json_t *changed,
+                              const json_t *removed)
+{
+    /* Only the keys this invocation touched: invocations running side by side each keep what
+     * the others wrote, as they would in one shared Context.Items. */
+    char *set = json_dumps(changed, JSON_COMPACT), *gone = json_dumps(removed, JSON_COMPACT);
+    const char *params[] = {id, set, gone};
+    int rc = command(db,
+                     "UPDATE signalr.connections SET items = (items - ARRAY(SELECT "
+                     "jsonb_array_elements_text($3::jsonb))) || $2::jsonb WHERE id = $1",
+                     3, params);
+    free(set);
+    free(gone);
+    return rc;
 }
 
 int sr_store_conn_activate(PGconn *db, const char *id, const char *transport, const char *holder,

@@ -88,6 +88,21 @@ int sr_store_subject_connections(PGconn *db, const char *subject);
  *  it, or SR_ERR_DB. */
 int sr_store_try_send_lock(PGconn *db, const unsigned char *token_hash);
 
+/** Takes one of @p slots invocation slots of the connection with this token hash for the rest
+ *  of the caller's transaction (MaximumParallelInvocationsPerClient across every worker):
+ *  a free one at once, else waits up to 30 s for a taken one. Returns 0 or SR_ERR_DB (which
+ *  includes the wait timing out). */
+int sr_store_invocation_slot(PGconn *db, const unsigned char *token_hash, int slots);
+
+/** Loads the connection with this token hash without locking its row (an invocation running
+ *  beside others of its connection). Returns 1 when found, 0 when not, or SR_ERR_DB. */
+int sr_store_conn_read(PGconn *db, const unsigned char *token_hash, sr_conn_row *row);
+
+/** Applies one invocation's Context.Items changes: sets the keys of @p changed (an object),
+ *  removes those named in @p removed (an array of strings), leaves the others. */
+int sr_store_conn_merge_items(PGconn *db, const char *id, const json_t *changed,
+                              const json_t *removed);
+
 /** Loads and row-locks (FOR UPDATE) the connection with this token hash, within the caller's
  *  transaction. Returns 1 when found (row filled), 0 when there is no such connection. */
 int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row *row);

@@ -15,6 +15,8 @@ extern const sr_hub test_hub;
 /** /Hubs/Policy: method-level policies; /Hubs/Members: a hub-level role policy (tests only). */
 extern const sr_hub policy_hub;
 extern const sr_hub members_hub;
+/** /Hubs/Parallel: two invocations at a time per connection (tests only). */
+extern const sr_hub parallel_hub;
 
 /** Registers the demo's token endpoint (GET /signalr/demo-token?name=...). */
 int demo_register(void);

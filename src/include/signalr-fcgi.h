@@ -200,6 +200,15 @@ typedef struct sr_hub {
     /** Optional policy for every request of the hub: without a valid token 401, with a token
      *  whose user fails the policy 403. */
     const sr_policy *policy;
+    /** How many invocations of one connection may run at the same time
+     *  (MaximumParallelInvocationsPerClient); 0 takes the configured default
+     *  (max-parallel-invocations, itself 1). With 1, a connection's invocations run one at a
+     *  time in arrival order, each inside the request that carried it. Above 1, a request is
+     *  answered once its records are accepted and its invocations run afterwards, each in its
+     *  own transaction, up to this many at once across every worker: a method may then await
+     *  a client result from its own caller (sr_invoke_client), and a slow method no longer
+     *  holds up the next. Invocations with client-to-server streams always run in order. */
+    int max_parallel_invocations;
 } sr_hub;
 
 /**
@@ -430,8 +439,9 @@ enum {
  * answers with an error (its handler threw, or it has no handler: "Client didn't provide a
  * result.") returns SR_ERR_HUB and a malloc'ed text in *error. Other returns: SR_ERR_TIMEOUT,
  * SR_ERR_INVALID (no such connection), SR_ERR_DB. Blocks the calling thread. Inside a hub
- * method it must not target the caller's own connection: that connection's invocations run one
- * at a time, so the answer could only arrive after the method ends.
+ * method it may target the caller's own connection only when the hub allows parallel
+ * invocations (sr_hub.max_parallel_invocations > 1, as ASP.NET requires): with one at a time
+ * the caller's answer could only be read after the method ends, so the call would time out.
  */
 int sr_invoke_client(const char *hub_path, const char *connection_id, const char *method,
                      json_t *args, int timeout_ms, json_t **result, char **error);
