@@ -272,7 +272,12 @@ static int message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *
     case SR_MSG_STREAM_INVOCATION: {
         const sr_method *m = sr_hub_method(hub, msg.target);
         sr_buf text = SR_BUF_INIT;
-        if (sr_streams_exists(row->id, msg.invocation_id))
+        int in_use = sr_streams_exists(row->id, msg.invocation_id);
+        if (!in_use)
+            in_use = sr_store_stream_is_open(db, row->id, msg.invocation_id);
+        if (in_use < 0)
+            rc = SR_ERR_DB;
+        else if (in_use)
             sr_buf_printf(&text, "Invocation ID '%s' is already in use.", msg.invocation_id);
         else {
             sr_call probe;
@@ -280,7 +285,9 @@ static int message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *
             sr_hub_check(&probe, m, &msg, sr_config->detailed_errors, &text);
             sr_call_fini(&probe);
         }
-        if (text.len) {
+        if (rc < 0) {
+            /* the database failed: the caller rolls back */
+        } else if (text.len) {
             sr_proto_write_completion_error(&out, msg.invocation_id, text.ptr);
             if (publish_to(db, hub, SR_KIND_CONNECTION, row->id, &out) != 0)
                 rc = SR_ERR_DB;

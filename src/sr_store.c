@@ -387,7 +387,42 @@ int sr_store_worker_beat(PGconn *db, const char *worker)
 int sr_store_worker_remove(PGconn *db, const char *worker)
 {
     const char *params[] = {worker};
+    /* Its streams end with it. */
+    if (command(db, "DELETE FROM signalr.open_streams WHERE worker = $1", 1, params) != 0)
+        return SR_ERR_DB;
     return command(db, "DELETE FROM signalr.workers WHERE id = $1", 1, params);
+}
+
+int sr_store_stream_opened(PGconn *db, const char *conn_id, const char *invocation_id,
+                           const char *worker)
+{
+    const char *params[] = {conn_id, invocation_id, worker};
+    return command(db,
+                   "INSERT INTO signalr.open_streams (connection_id, invocation_id, worker) "
+                   "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                   3, params);
+}
+
+int sr_store_stream_closed(PGconn *db, const char *conn_id, const char *invocation_id)
+{
+    const char *params[] = {conn_id, invocation_id};
+    return command(db,
+                   "DELETE FROM signalr.open_streams WHERE connection_id = $1 AND invocation_id = $2",
+                   2, params);
+}
+
+int sr_store_stream_is_open(PGconn *db, const char *conn_id, const char *invocation_id)
+{
+    const char *params[] = {conn_id, invocation_id};
+    PGresult *r = sr_db_query(db,
+                              "SELECT 1 FROM signalr.open_streams "
+                              "WHERE connection_id = $1 AND invocation_id = $2",
+                              2, params, NULL, NULL);
+    if (!r)
+        return SR_ERR_DB;
+    int open = PQntuples(r) > 0;
+    PQclear(r);
+    return open;
 }
 
 int sr_store_poll_take(PGconn *db, const char *id, const char *worker, long long *gen)

@@ -88,6 +88,16 @@ int sr_store_subject_connections(PGconn *db, const char *subject);
  *  it, or SR_ERR_DB. */
 int sr_store_try_send_lock(PGconn *db, const unsigned char *token_hash);
 
+/** Records, in the caller's transaction, that a server-to-client stream of a connection is
+ *  open on @p worker (it outlived its method: sr_stream_keep). */
+int sr_store_stream_opened(PGconn *db, const char *conn_id, const char *invocation_id,
+                           const char *worker);
+/** Forgets an open stream (it ended). */
+int sr_store_stream_closed(PGconn *db, const char *conn_id, const char *invocation_id);
+/** 1 when the connection has an open stream with this invocation id, on any worker; 0 when
+ *  not; SR_ERR_DB. */
+int sr_store_stream_is_open(PGconn *db, const char *conn_id, const char *invocation_id);
+
 /** Takes one of @p slots invocation slots of the connection with this token hash for the rest
  *  of the caller's transaction (MaximumParallelInvocationsPerClient across every worker):
  *  a free one at once, else waits up to 30 s for a taken one. Returns 0 or SR_ERR_DB (which

@@ -26,6 +26,7 @@
 #include "sr_mem.h"
 #include "sr_proto.h"
 #include "sr_store.h"
+#include "sr_worker.h"
 
 typedef enum phase { IN_METHOD, PENDING_COMMIT, LIVE, DONE } phase;
 
@@ -149,17 +150,20 @@ int sr_stream_complete(sr_stream *s, const char *error)
         s->ended_early = 1;
         s->end_error = error ? sr_xstrdup(error) : NULL;
     }
+    int was_live = s->phase == LIVE; /* else after_commit forgets it, once committed */
     s->phase = DONE;
     unregister_locked(s);
     pthread_mutex_unlock(&lock);
+    PGconn *db = was_live ? own_db() : NULL;
+    if (db && sr_store_stream_closed(db, s->conn_id, s->invocation_id) != 0)
+        rc = SR_ERR_DB;
     if (send) {
         sr_buf record = SR_BUF_INIT;
         if (error)
             sr_proto_write_completion_error(&record, s->invocation_id, error);
         else
             sr_proto_write_completion_empty(&record, s->invocation_id);
-        PGconn *db = own_db();
-        rc = db && publish(s, &record, db) == 0 ? SR_OK : SR_ERR_DB;
+        rc = db && publish(s, &record, db) == 0 ? rc : SR_ERR_DB;
         sr_buf_fini(&record);
     }
     release(s);
@@ -222,6 +226,9 @@ int sr_streams_run(sr_call *call, const sr_method *m, const sr_msg *msg, int det
     if (out.len && publish(s, &out, call->db) != 0)
         rc = SR_ERR_DB;
     sr_buf_fini(&out);
+    if (status == SR_OK && s->kept && rc == 0 &&
+        sr_store_stream_opened(call->db, s->conn_id, s->invocation_id, sr_worker_id()) != 0)
+        rc = SR_ERR_DB;
     if (status == SR_OK && s->kept && rc == 0) {
         /* Goes live when the POST commits (sr_streams_after_commit). */
         s->queued = json_array();
@@ -264,6 +271,8 @@ void sr_streams_after_commit(void)
                 publish(s, &record, db);
             sr_buf_fini(&record);
         }
+        if (done && db)
+            sr_store_stream_closed(db, s->conn_id, s->invocation_id);
         if (done && !cancelled && db) {
             /* Completed while waiting for the commit: send the end now. */
             sr_buf record = SR_BUF_INIT;

@@ -235,6 +235,22 @@ static void on_disconnected(sr_call *call, const char *error)
         return;
 }
 
+/* Held(): a stream that stays open, yielding nothing, until the client cancels it (or the
+ * connection ends); then it completes. */
+static void held_canceled(sr_stream *stream, void *arg)
+{
+    (void)arg;
+    sr_stream_complete(stream, NULL);
+}
+
+static int held(sr_call *call, json_t *args, sr_stream *stream)
+{
+    (void)call;
+    (void)args;
+    sr_stream_keep(stream, held_canceled, NULL);
+    return SR_OK;
+}
+
 static const sr_method test_methods[] = {
     {.name = "Echo", .fn = echo, .arity = 1},
     {.name = "Add", .fn = add, .arity = 2},
@@ -251,6 +267,7 @@ static const sr_method test_methods[] = {
     {.name = "Count", .fn = count, .arity = 0},
     {.name = "Abort", .fn = abort_connection, .arity = 0},
     {.name = "FilteredOut", .fn = filtered_out, .arity = 0},
+    {.name = "Held", .stream = held, .arity = 0},
     {.name = NULL},
 };
 

@@ -109,6 +109,29 @@ test("one LongPolling connection across both front ends: negotiate on A, polls a
     }
 });
 
+test("a stream id open on one front end's worker is in use on the other's; free again once cancelled", T, async (t) => {
+    const c = await RawConnection.open(t, "Test");
+    const invoke = (base) => c.send(`{"type":4,"invocationId":"s1","target":"Held","arguments":[]}${RS}`, { base });
+    assert.equal((await invoke(BASE)).status, 200, "the stream starts on A");
+    assert.equal((await invoke(B)).status, 200, "the same id, on B");
+    const frames = await c.pollUntil((fs) => fs.some((f) => f.type === 3 && f.invocationId === "s1"), 10000, "the refusal");
+    assert.equal(frames.find((f) => f.type === 3 && f.invocationId === "s1").error, "Invocation ID 's1' is already in use.");
+    // cancelled (on B), the stream ends on A's worker (no Completion follows a cancel), and then
+    // its id is free again on B: each attempt is followed by an Echo, so an attempt that drew no
+    // refusal before its Echo came back was accepted
+    assert.equal((await c.send(`{"type":5,"invocationId":"s1"}${RS}`, { base: B })).status, 200);
+    const refusals = () => c.frames.filter((f) => f.type === 3 && f.invocationId === "s1").length;
+    let accepted = false;
+    for (let attempt = 0; attempt < 50 && !accepted; attempt++) {
+        const before = refusals();
+        assert.equal((await invoke(B)).status, 200);
+        assert.equal((await c.invoke(`e${attempt}`, "Echo", [attempt], { base: B })).status, 200);
+        await c.pollUntil((fs) => fs.some((f) => f.invocationId === `e${attempt}`), 10000, `echo ${attempt}`);
+        accepted = refusals() === before;
+    }
+    assert.ok(accepted, "the id of the cancelled stream stayed in use");
+});
+
 test("one SSE connection across both front ends: negotiate on B, stream from A, POSTs alternating", T, async (t) => {
     const c = await RawConnection.negotiate("Test", B);
     const stream = await SseStream.open(c.urlAt(BASE));
