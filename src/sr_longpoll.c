@@ -54,7 +54,7 @@ void sr_longpoll_get(sr_exchange *ex, const sr_hub *hub, const char *token)
 {
     PGconn *db;
     sr_conn_row row;
-    if (!sr_route_open(ex, hub, token, 0, &db, &row))
+    if (!sr_route_open(ex, hub, token, SR_OPEN_PATIENT, &db, &row))
         return; /* answered: 404, 403 or 503 */
     if (row.transport && strcmp(row.transport, "LongPolling") != 0) {
         sr_conn_row_fini(&row);

@@ -11,6 +11,7 @@
 #include "sr_route.h"
 
 #include <string.h>
+#include <time.h>
 
 #include <strings.h>
 
@@ -52,15 +53,36 @@ void sr_route_rollback_unavailable(sr_exchange *ex, PGconn *db)
     sr_route_unavailable(ex);
 }
 
+/* How long a poll or stream GET waits for the database to come back. A restart takes a few
+ * hundred milliseconds; a 503 for a poll makes the official long-polling client drop the
+ * connection (its transport fails), whereas a send's 503 only fails that send. */
+#define PATIENCE_MS 5000
+#define PATIENCE_STEP_MS 100
+
+/* The thread's database session with a transaction begun, or NULL. */
+static PGconn *begin_transaction(int patient)
+{
+    for (int waited = 0;; waited += PATIENCE_STEP_MS) {
+        PGconn *db = sr_db_thread();
+        if (db && sr_store_begin(db) == 0)
+            return db;
+        sr_db_thread_reset();
+        if (!patient || waited >= PATIENCE_MS)
+            return NULL;
+        struct timespec step = {0, PATIENCE_STEP_MS * 1000000L};
+        nanosleep(&step, NULL);
+    }
+}
+
 int sr_route_open(sr_exchange *ex, const sr_hub *hub, const char *token, int flags,
                   PGconn **db_out, sr_conn_row *row)
 {
     int ended_is_gone = flags & SR_OPEN_ENDED_IS_GONE;
     unsigned char hash[SR_TOKEN_HASH_BYTES];
     sr_token_hash(token, strlen(token), hash);
-    PGconn *db = sr_db_thread();
+    PGconn *db = begin_transaction(flags & SR_OPEN_PATIENT);
     *db_out = db;
-    if (!db || sr_store_begin(db) != 0) {
+    if (!db) {
         sr_route_unavailable(ex);
         return 0;
     }

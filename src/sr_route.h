@@ -32,6 +32,8 @@ void sr_route_rollback_unavailable(sr_exchange *ex, PGconn *db);
 enum {
     SR_OPEN_ENDED_IS_GONE = 1, /* a connection whose session ended is answered 404 */
     SR_OPEN_SOLE_SEND = 2,     /* a send: 409 while another send of the connection is running */
+    SR_OPEN_PATIENT = 4,       /* a poll or stream GET: waits out a database restart (a few
+                                  seconds) instead of answering 503 at once */
 };
 
 /**
@@ -41,7 +43,8 @@ enum {
  * the request itself: 404 "No Connection with that ID" (no such connection of this hub, or
  * with SR_OPEN_ENDED_IS_GONE in @p flags one whose session ended), 409 (SR_OPEN_SOLE_SEND and
  * another send on the connection is still being processed), 403 (the request's user is not
- * the one the connection was negotiated by: the connection is left untouched), or 503.
+ * the one the connection was negotiated by: the connection is left untouched), or 503 (with
+ * SR_OPEN_PATIENT only once the database has stayed unreachable for PATIENCE_MS).
  */
 int sr_route_open(sr_exchange *ex, const sr_hub *hub, const char *token, int flags,
                   PGconn **db, sr_conn_row *row);

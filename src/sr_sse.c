@@ -84,7 +84,7 @@ void sr_sse_get(sr_exchange *ex, const sr_hub *hub, const char *token)
 {
     PGconn *db;
     sr_conn_row row;
-    if (!sr_route_open(ex, hub, token, SR_OPEN_ENDED_IS_GONE, &db, &row))
+    if (!sr_route_open(ex, hub, token, SR_OPEN_ENDED_IS_GONE | SR_OPEN_PATIENT, &db, &row))
         return; /* answered: 404, 403 or 503 */
     if (row.transport) {
         int same = !strcmp(row.transport, "ServerSentEvents");

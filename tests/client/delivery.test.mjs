@@ -14,7 +14,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Inbox, KEEPALIVE_INTERVAL_MS, RS, connect, negotiate, openSse, sleep, tag } from "./helpers.mjs";
+import { Inbox, KEEPALIVE_INTERVAL_MS, RS, RawConnection, connect, parseFrames, negotiate, openSse, sleep, tag } from "./helpers.mjs";
 import {
     PsqlSession, haveCluster, havePg, insertAllSql, lighttpdPid, loopSessions, pgPause, pgResume, pgUp, psql,
     terminateLoopSessions, workerPids,
@@ -363,16 +363,10 @@ test("PostgreSQL restart while streams and polls are held: 503 + Retry-After mea
         `${excused.length ? `; reconnecting again while the last message was sent: ${excused}` : ""}`);
 });
 
-// Known server issue (reported, not worked around): every request thread keeps its database
-// connection, and a connection broken by a restart is only noticed when the next request on that
-// thread fails (src/sr_db.c: "a database restart costs one failed request per thread").  That
-// request is answered 503 whenever it comes, seconds or minutes after the database is back: a
-// negotiate then fails the client's start(), a poll ends a LongPolling connection.  Expected: once
-// the database accepts connections again, requests succeed (a stale connection is replaced
-// before use, or the failed statement retried on a fresh one).
+// Every request thread keeps its database connection; one broken by a restart is replaced before
+// use (docs/delivery.md BUG-1), so requests succeed once the database accepts connections again.
 test("after a PostgreSQL restart, requests succeed once the database is back", {
     ...T, skip: T.skip || (haveCluster ? false : "SR_TEST_LIB/SR_TEST_PGDATA not set"),
-    todo: "server bug: each request thread's first request after a restart fails with 503",
 }, async (t) => {
     // make every worker thread hold a database connection: many requests at once
     await Promise.all(Array.from({ length: 32 }, () => negotiate("ChatRoom")));
@@ -395,4 +389,28 @@ test("after a PostgreSQL restart, requests succeed once the database is back", {
     const failed = statuses.filter((s) => s !== 200);
     assert.deepEqual(failed, [], `${failed.length} of ${statuses.length} negotiates ${Date.now() - upAt} ms after ` +
         `the restart failed: ${failed}`);
+});
+
+// A poll that reaches a worker while PostgreSQL restarts waits (up to 5 s) for it to come back
+// instead of answering 503, which would make the official long-polling client drop the
+// connection (the fault suite's "pg-restart: no client transport broke").
+test("a poll sent while PostgreSQL restarts is held until it is back, not refused", {
+    ...T, skip: T.skip || (haveCluster ? false : "SR_TEST_LIB/SR_TEST_PGDATA not set"),
+}, async (t) => {
+    const c = await RawConnection.open(t, "Test");
+    let down = false;
+    t.after(async () => {
+        if (down || !(await pgUp())) await pgResume();
+    });
+    down = true;
+    await pgPause();
+    const poll = c.poll(); // reaches a worker while the database is down
+    await pgResume();
+    down = false;
+    assert.equal((await c.invoke("p", "Echo", ["back"])).status, 200, "an invocation once the database is back");
+    const r = await poll;
+    assert.equal(r.status, 200, `the poll sent during the restart: ${r.status} ${r.body}`);
+    c.frames.push(...parseFrames(r.body));
+    const frames = await c.pollUntil((fs) => fs.some((f) => f.invocationId === "p"), 10000, "the echo");
+    assert.equal(frames.find((f) => f.invocationId === "p").result, "back");
 });
