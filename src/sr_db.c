@@ -29,7 +29,17 @@ PGconn *sr_db_connect(const char *role)
     const char *conninfo = sr_config && sr_config->db ? sr_config->db : "";
     const char *keys[] = {"dbname", "application_name", "options", "connect_timeout",
                           "keepalives_idle", "keepalives_interval", "keepalives_count", NULL};
-    const char *values[] = {conninfo, app, "-c search_path=pg_catalog", "5", "30", "10", "3",
+    /* A request never waits long for a row lock: a connection piling up requests behind a
+     * slow one gets 503s, not a stalled worker (statements may still SET LOCAL a longer one). */
+    int request = !strcmp(role, "request");
+    const char *values[] = {conninfo,
+                            app,
+                            request ? "-c search_path=pg_catalog -c lock_timeout=5000"
+                                    : "-c search_path=pg_catalog",
+                            "5",
+                            "30",
+                            "10",
+                            "3",
                             NULL};
     /* With expand_dbname, a conninfo string or URI in "dbname" supplies every other setting;
      * the later keys only fill in what it leaves unset. An empty one defers to PG* variables. */

@@ -50,8 +50,55 @@ static void respond_empty(sr_exchange *ex, int status, const char *type)
 
 static const sr_waiter_ops longpoll_ops;
 
+/* Parks the poll of connection @p conn_id, generation @p gen, reading from @p cursor. Takes
+ * @p user_id. */
+static void park_poll(sr_exchange *ex, const sr_hub *hub, const char *conn_id, char *user_id,
+                      long long gen, sr_pos cursor, int handshake_delivered,
+                      PGresult *groups, int group_column)
+{
+    sr_waiter *w = sr_waiter_new(&longpoll_ops, ex);
+    snprintf(w->conn_id, sizeof w->conn_id, "%s", conn_id);
+    w->hub = hub->path;
+    w->user_id = user_id;
+    w->poll_gen = gen;
+    w->cursor = w->db_cursor = cursor;
+    w->handshaken = handshake_delivered || hub->on_data != NULL; /* raw: no handshake */
+    w->deadline = sr_now() + sr_config->poll_timeout;
+    for (int i = 0; groups && i < PQntuples(groups); i++)
+        if (!PQgetisnull(groups, i, group_column))
+            sr_park_add_group(w, PQgetvalue(groups, i, group_column));
+    sr_park_submit(w);
+}
+
+/* A poll of a connection whose previous poll has been answered, the case that repeats for as
+ * long as a client stays: one statement instead of the full path's transaction of six (see
+ * sr_store_poll_take_fast). Returns 1 when the poll is parked, 0 when the full path must run. */
+static int fast_poll(sr_exchange *ex, const sr_hub *hub, const char *token)
+{
+    PGconn *db = sr_db_thread();
+    if (!db)
+        return 0;
+    unsigned char hash[SR_TOKEN_HASH_BYTES];
+    sr_token_hash(token, strlen(token), hash);
+    PGresult *rows = NULL;
+    int taken = sr_store_poll_take_fast(db, hash, hub->path, ex->user, sr_worker_id(), &rows);
+    if (taken <= 0) {
+        if (taken < 0 && sr_db_broken(db))
+            sr_db_thread_reset(); /* the full path reconnects, patiently */
+        return 0;
+    }
+    sr_pos cursor = {atoll(PQgetvalue(rows, 0, 2)), atoll(PQgetvalue(rows, 0, 3))};
+    park_poll(ex, hub, PQgetvalue(rows, 0, 0),
+              PQgetisnull(rows, 0, 4) ? NULL : sr_xstrdup(PQgetvalue(rows, 0, 4)),
+              atoll(PQgetvalue(rows, 0, 1)), cursor, PQgetvalue(rows, 0, 5)[0] == 't', rows, 6);
+    PQclear(rows);
+    return 1;
+}
+
 void sr_longpoll_get(sr_exchange *ex, const sr_hub *hub, const char *token)
 {
+    if (strlen(token) <= SR_TOKEN_MAX && fast_poll(ex, hub, token))
+        return;
     PGconn *db;
     sr_conn_row row;
     if (!sr_route_open(ex, hub, token, SR_OPEN_PATIENT, &db, &row))
@@ -102,19 +149,10 @@ void sr_longpoll_get(sr_exchange *ex, const sr_hub *hub, const char *token)
         sr_conn_row_fini(&row);
         goto rollback_unavailable;
     }
-    sr_waiter *w = sr_waiter_new(&longpoll_ops, ex);
-    memcpy(w->conn_id, row.id, sizeof w->conn_id);
-    w->hub = hub->path;
-    w->user_id = row.user_id;
+    park_poll(ex, hub, row.id, row.user_id, gen, row.cursor, row.handshake_delivered, groups, 0);
     row.user_id = NULL;
-    w->poll_gen = gen;
-    w->cursor = w->db_cursor = row.cursor;
-    w->handshaken = row.handshake_delivered || hub->on_data != NULL; /* raw: no handshake */
-    w->deadline = sr_now() + sr_config->poll_timeout;
-    sr_park_set_groups(w, groups);
     PQclear(groups);
     sr_conn_row_fini(&row);
-    sr_park_submit(w);
     return;
 
 rollback_unavailable:

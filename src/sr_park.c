@@ -135,6 +135,11 @@ static void remove_group(sr_waiter *w, const char *name)
     w->groups[i] = w->groups[--w->n_groups];
 }
 
+void sr_park_add_group(sr_waiter *w, const char *name)
+{
+    add_group(w, name);
+}
+
 void sr_park_set_groups(sr_waiter *w, PGresult *groups)
 {
     for (int i = 0; groups && i < PQntuples(groups); i++)

@@ -84,6 +84,8 @@ void sr_park_bury(sr_waiter *w);
 
 /** Gives the waiter its connection's groups, from an sr_store_groups_of() result (borrowed). */
 void sr_park_set_groups(sr_waiter *w, PGresult *groups);
+/** Adds one group to the waiter's memberships (a name seen twice is kept once). */
+void sr_park_add_group(sr_waiter *w, const char *name);
 
 /** Hands a waiter to the loop thread, which parks it and catches it up. Thread-safe. */
 void sr_park_submit(sr_waiter *w);

@@ -228,6 +228,33 @@ int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row 
     return conn_load(db, token_hash, 1, row);
 }
 
+int sr_store_poll_take_fast(PGconn *db, const unsigned char *token_hash, const char *hub,
+                            const char *subject, const char *worker, PGresult **rows)
+{
+    const char *params[] = {(const char *)token_hash, hub, subject, worker};
+    const int lengths[] = {SR_TOKEN_HASH_BYTES, 0, 0, 0};
+    const int formats[] = {1, 0, 0, 0};
+    /* The CTE's UPDATE row-locks, checks and bumps in one go; the join reads the groups in
+     * the same snapshot, as the full path reads them in its transaction. */
+    PGresult *r = sr_db_query(
+        db,
+        "WITH c AS (UPDATE signalr.connections SET poll_gen = poll_gen + 1, holder = $4, "
+        "last_active = now() WHERE token_hash = $1 AND hub = $2 AND transport = 'LongPolling' "
+        "AND NOT close_delivered AND holder IS NULL AND subject IS NOT DISTINCT FROM $3 "
+        "RETURNING id, poll_gen, cursor_seq, cursor_id, user_id, handshake_delivered) "
+        "SELECT c.id, c.poll_gen, c.cursor_seq, c.cursor_id, c.user_id, c.handshake_delivered, "
+        "g.name FROM c LEFT JOIN signalr.group_members g ON g.connection_id = c.id",
+        4, params, lengths, formats);
+    if (!r)
+        return SR_ERR_DB;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return 0;
+    }
+    *rows = r;
+    return 1;
+}
+
 int sr_store_conn_read(PGconn *db, const unsigned char *token_hash, sr_conn_row *row)
 {
     return conn_load(db, token_hash, 0, row);

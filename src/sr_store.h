@@ -104,6 +104,19 @@ int sr_store_stream_is_open(PGconn *db, const char *conn_id, const char *invocat
  *  includes the wait timing out). */
 int sr_store_invocation_slot(PGconn *db, const unsigned char *token_hash, int slots);
 
+/**
+ * The steady-state poll in one statement outside any transaction: for the long-polling
+ * connection with this token hash, of hub @p hub and negotiated by @p subject (NULL:
+ * anonymous), that is active, not past its last delivery and whose previous poll is no longer
+ * held, takes the next poll generation with @p worker as holder. On success returns 1 and
+ * *rows: one row per group of the connection (one with a NULL group when it has none), columns
+ * id, poll_gen, cursor_seq, cursor_id, user_id, handshake_delivered, group. Returns 0 when
+ * any of those conditions does not hold (nothing changed: the caller takes the full path), or
+ * SR_ERR_DB.
+ */
+int sr_store_poll_take_fast(PGconn *db, const unsigned char *token_hash, const char *hub,
+                            const char *subject, const char *worker, PGresult **rows);
+
 /** Loads the connection with this token hash without locking its row (an invocation running
  *  beside others of its connection). Returns 1 when found, 0 when not, or SR_ERR_DB. */
 int sr_store_conn_read(PGconn *db, const unsigned char *token_hash, sr_conn_row *row);
