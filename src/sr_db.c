@@ -7,13 +7,20 @@
  * opened with connect_timeout and TCP keepalives so that a vanished server is noticed in
  * seconds, and with search_path = pg_catalog so that every object must be named with its schema
  * (libpq's "secure search_path" advice).
+ * Statements are prepared once per connection and then executed by name: parsing, analysing
+ * and planning the same few dozen SQL texts again for every request was about 40 % of
+ * PostgreSQL's CPU on the poll and connect paths (docs/benchmarks.md, profile leads). The cache
+ * is per thread, as a PGconn belongs to one thread, and keyed by connection, server backend
+ * (a reconnect gets a new one, which knows none of the old names) and SQL text.
  */
 #include "config.h"
 
 #include "sr_db.h"
 
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sr_conf.h"
@@ -21,6 +28,37 @@
 
 static _Thread_local PGconn *thread_db;
 static _Thread_local char last_state[6];
+
+/* Prepared statements of this thread's connections. */
+#define PREPARED_MAX 128
+typedef struct prepared {
+    PGconn *conn;
+    int backend_pid;
+    int nparams;
+    uint64_t hash;
+    char *sql;
+    char name[24];
+} prepared;
+static _Thread_local prepared cache[PREPARED_MAX];
+static _Thread_local int cache_len;
+/* Names are never reused within a thread, so a PQprepare can only fail for a real error (which
+ * the statement would hit anyway), never for a name the server already has. */
+static _Thread_local unsigned long prepared_serial;
+
+/* Forgets the statements of @p conn (NULL: of every connection but the one given as @p keep). */
+static void cache_forget(PGconn *conn, PGconn *keep, int keep_pid)
+{
+    int n = 0;
+    for (int i = 0; i < cache_len; i++) {
+        prepared *p = &cache[i];
+        int drop = conn ? p->conn == conn : (p->conn != keep || p->backend_pid != keep_pid);
+        if (drop)
+            free(p->sql);
+        else
+            cache[n++] = *p;
+    }
+    cache_len = n;
+}
 
 PGconn *sr_db_connect(const char *role)
 {
@@ -87,8 +125,10 @@ PGconn *sr_db_thread(void)
 
 void sr_db_thread_reset(void)
 {
-    if (thread_db)
+    if (thread_db) {
+        cache_forget(thread_db, NULL, 0);
         PQfinish(thread_db);
+    }
     thread_db = NULL;
 }
 
@@ -99,9 +139,58 @@ void sr_db_thread_close(void)
 
 static PGresult *check(PGconn *db, PGresult *r);
 
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The name @p sql is prepared under on @p db, preparing it first if needed; NULL when it is
+ * not (the caller then sends the text, as without the cache). */
+static const char *prepared_name(PGconn *db, const char *sql, int nparams)
+{
+    uint64_t hash = fnv1a(sql) ^ (uint64_t)nparams;
+    int pid = PQbackendPID(db);
+    for (int i = 0; i < cache_len; i++) {
+        prepared *p = &cache[i];
+        if (p->conn == db && p->backend_pid == pid && p->hash == hash && p->nparams == nparams &&
+            !strcmp(p->sql, sql))
+            return p->name;
+    }
+    if (cache_len == PREPARED_MAX)
+        cache_forget(NULL, db, pid); /* entries of connections closed since */
+    if (cache_len == PREPARED_MAX || PQtransactionStatus(db) == PQTRANS_INERROR)
+        return NULL;
+    prepared *p = &cache[cache_len];
+    *p = (prepared){db, pid, nparams, hash, strdup(sql), ""};
+    if (!p->sql)
+        return NULL;
+    snprintf(p->name, sizeof p->name, "sr_%lu", ++prepared_serial);
+    PGresult *r = PQprepare(db, p->name, sql, nparams, NULL);
+    int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+        free(p->sql); /* the text path reports the error, if there is one */
+        return NULL;
+    }
+    cache_len++;
+    return p->name;
+}
+
 PGresult *sr_db_query(PGconn *db, const char *sql, int nparams, const char *const *params,
                       const int *lengths, const int *formats)
 {
+    const char *stmt = prepared_name(db, sql, nparams);
+    if (stmt) {
+        PGresult *r = PQexecPrepared(db, stmt, nparams, params, lengths, formats, 0);
+        const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        if (!state || strcmp(state, "26000") != 0 || PQtransactionStatus(db) == PQTRANS_INERROR)
+            return check(db, r);
+        PQclear(r); /* 26000: the server forgot the name (outside a transaction: retry) */
+        cache_forget(db, NULL, 0);
+    }
     return check(db, PQexecParams(db, sql, nparams, NULL, params, lengths, formats, 0));
 }
 

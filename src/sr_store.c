@@ -235,12 +235,17 @@ int sr_store_poll_take_fast(PGconn *db, const unsigned char *token_hash, const c
     const int lengths[] = {SR_TOKEN_HASH_BYTES, 0, 0, 0};
     const int formats[] = {1, 0, 0, 0};
     /* The CTE's UPDATE row-locks, checks and bumps in one go; the join reads the groups in
-     * the same snapshot, as the full path reads them in its transaction. */
+     * the same snapshot, as the full path reads them in its transaction. Its commit does not
+     * wait for the WAL flush (set_config(..., true) lasts for this statement's transaction):
+     * a flush per poll was most of PostgreSQL's time under long polling, and what a crash can
+     * lose here is only the generation bump, which sr_store_polls_finish tolerates (a held
+     * poll whose generation is ahead of the row's is still the current one). */
     PGresult *r = sr_db_query(
         db,
         "WITH c AS (UPDATE signalr.connections SET poll_gen = poll_gen + 1, holder = $4, "
         "last_active = now() WHERE token_hash = $1 AND hub = $2 AND transport = 'LongPolling' "
         "AND NOT close_delivered AND holder IS NULL AND subject IS NOT DISTINCT FROM $3 "
+        "AND set_config('synchronous_commit', 'off', true) IS NOT NULL "
         "RETURNING id, poll_gen, cursor_seq, cursor_id, user_id, handshake_delivered) "
         "SELECT c.id, c.poll_gen, c.cursor_seq, c.cursor_id, c.user_id, c.handshake_delivered, "
         "g.name FROM c LEFT JOIN signalr.group_members g ON g.connection_id = c.id",
@@ -633,7 +638,9 @@ int sr_store_polls_finish(PGconn *db, sr_poll_end *polls, size_t n)
         "last_active = now(), handshake_delivered = c.handshake_delivered OR u.hs "
         "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::boolean[]) "
         "WITH ORDINALITY AS u(id, gen, seq, mid, hs, ord) "
-        "WHERE c.id = u.id AND c.poll_gen = u.gen RETURNING u.ord",
+        /* <=, not =: a newer poll has a higher generation; a lower one in the row can only be
+         * a bump lost with an unflushed commit when PostgreSQL crashed (the fast poll path) */
+        "WHERE c.id = u.id AND c.poll_gen <= u.gen RETURNING u.ord",
         5, params, NULL, NULL);
     for (size_t k = 0; k < 5; k++)
         sr_buf_fini(lists[k]);
