@@ -109,6 +109,7 @@ void sr_longpoll_get(sr_exchange *ex, const sr_hub *hub, const char *token)
     row.user_id = NULL;
     w->poll_gen = gen;
     w->cursor = w->db_cursor = row.cursor;
+    w->binary = row.binary;
     w->handshaken = row.handshake_delivered || hub->on_data != NULL; /* raw: no handshake */
     w->deadline = sr_now() + sr_config->poll_timeout;
     sr_park_set_groups(w, groups);

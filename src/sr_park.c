@@ -27,6 +27,7 @@
 #include "sr_log.h"
 #include "sr_loop.h"
 #include "sr_mem.h"
+#include "sr_mpproto.h"
 #include "signalr-fcgi.h"
 
 #define N_BUCKETS 16384
@@ -175,7 +176,10 @@ static void flush_batch_ops(void)
 
 static void collect(sr_waiter *w, const sr_rec *rec)
 {
-    sr_buf_append(&w->frames, rec->body, rec->body_len);
+    if (rec->kind == SR_KIND_HANDSHAKE) /* JSON in either protocol (protocol.md §7.7) */
+        sr_buf_append(&w->frames, rec->body, rec->body_len);
+    else
+        sr_mpproto_deliver(w->binary, rec->body, rec->body_len, &w->frames);
     w->last_collected = rec->pos;
     if (w->ops->max_frames && w->frames.len >= w->ops->max_frames)
         w->full = 1;
@@ -197,6 +201,8 @@ static void offer_to(sr_waiter *w, const sr_rec *rec)
             add_group(w, rec->body + 7);
         else if (!strncmp(rec->body, "group- ", 7))
             remove_group(w, rec->body + 7);
+        else if (!strcmp(rec->body, SR_MPPROTO_CONTROL_VERB))
+            w->binary = 1;
         else
             w->ops->control(w, rec->body);
         return;

@@ -118,7 +118,8 @@ int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row 
         db,
         "SELECT id, hub, transport, user_id, negotiate_version, handshake_done, "
         "handshake_delivered, holder IS NOT NULL, poll_gen, cursor_seq, cursor_id, inbound, ended, "
-        "close_delivered, request, items, subject, claims "
+        "close_delivered, request, items, subject, claims, "
+        "COALESCE(lower(protocol) = 'messagepack', false) "
         "FROM signalr.connections WHERE token_hash = $1 FOR UPDATE",
         1, params, lengths, formats);
     if (!r)
@@ -142,6 +143,7 @@ int sr_store_conn_lock(PGconn *db, const unsigned char *token_hash, sr_conn_row 
     row->ended = PQgetvalue(r, 0, 12)[0] == 't';
     row->close_delivered = PQgetvalue(r, 0, 13)[0] == 't';
     row->subject = dup_or_null(r, 0, 16);
+    row->binary = PQgetvalue(r, 0, 18)[0] == 't';
     row->claims = json_loads(PQgetvalue(r, 0, 17), 0, NULL);
     if (!json_is_object(row->claims)) {
         json_decref(row->claims);

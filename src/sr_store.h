@@ -65,6 +65,7 @@ typedef struct sr_conn_row {
     int items_changed;    /* set by the session when a method changed items */
     char *subject;        /* the user the negotiate authenticated as, NULL if anonymous */
     json_t *claims;       /* the token's claims at activation, an object, owned */
+    int binary;           /* the handshake chose the MessagePack hub protocol */
 } sr_conn_row;
 
 void sr_conn_row_fini(sr_conn_row *row);
