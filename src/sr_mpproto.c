@@ -184,13 +184,15 @@ static void put_header_map(sr_buf *out, json_t *record)
 /* The message array of one record into @p m; 0 when the record has no type we write. */
 static int encode_record(json_t *record, sr_buf *m)
 {
-    json_int_t t = json_integer_value(json_object_get(record, "type"));
+    /* a number, not an integer: a record read with JSON_DECODE_INT_AS_REAL has type 2.0 */
+    double type = json_number_value(json_object_get(record, "type"));
+    json_int_t t = type >= 1 && type <= 9 && type == (json_int_t)type ? (json_int_t)type : 0;
     json_t *streams;
     switch (t) {
     case SR_MSG_INVOCATION:
     case SR_MSG_STREAM_INVOCATION:
         sr_msgpack_encode_array_header(m, 6);
-        sr_msgpack_encode(m, json_object_get(record, "type"));
+        sr_buf_appendc(m, (char)t);
         put_header_map(m, record);
         put_field(m, record, "invocationId");
         put_field(m, record, "target");
@@ -275,10 +277,12 @@ static json_t *unwrap(json_t *v)
 
 static void deliver_record(int binary, const char *p, size_t n, sr_buf *out)
 {
+    /* U+0000 inside a string is valid JSON and a valid MessagePack str. */
+    const size_t flags = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL;
     json_error_t jerr;
-    json_t *record = json_loadb(p, n, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *record = json_loadb(p, n, flags, &jerr);
     if (!record) /* a number beyond int64 from an outside producer: keep it as a real */
-        record = json_loadb(p, n, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
+        record = json_loadb(p, n, flags | JSON_DECODE_INT_AS_REAL, &jerr);
     if (!json_is_object(record)) {
         sr_log_warn("a log record that is not a JSON object was not delivered: %s", jerr.text);
         json_decref(record);
