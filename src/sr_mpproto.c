@@ -45,8 +45,10 @@ int sr_mpproto_is_messagepack(const char *protocol)
 int sr_mpproto_transport_check(const char *protocol, const char *transport, char *error,
                                size_t error_cap)
 {
-    if (!sr_mpproto_is_messagepack(protocol) || !transport ||
-        strcmp(transport, "ServerSentEvents") != 0)
+    /* Only long polling carries binary. A handshake POSTed before any transport request (no
+     * official client does that) is refused too: an SSE request could still come and take the
+     * connection. */
+    if (!sr_mpproto_is_messagepack(protocol) || (transport && !strcmp(transport, "LongPolling")))
         return 0;
     /* ASP.NET quotes its protocol object's name here, not the client's spelling. */
     snprintf(error, error_cap,

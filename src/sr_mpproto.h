@@ -26,8 +26,8 @@ int sr_mpproto_is_messagepack(const char *protocol);
 
 /**
  * The transfer-format check of the handshake (HubConnectionContext): Server-Sent Events carry
- * text only. Returns 0 when @p protocol may run on @p transport (NULL = not known yet), else -1
- * with "Cannot use the 'messagepack' protocol on the current transport. The transport does not
+ * text only. Returns 0 when @p protocol may run on @p transport (NULL = no transport request
+ * yet, which only long polling may follow for MessagePack, so it is refused), else -1 with "Cannot use the 'messagepack' protocol on the current transport. The transport does not
  * support 'Binary' transfer format." in @p error.
  */
 int sr_mpproto_transport_check(const char *protocol, const char *transport, char *error,

@@ -287,6 +287,10 @@ static void test_handshake(void)
            "messagepack over long polling");
     is_int(sr_mpproto_transport_check("json", "ServerSentEvents", err, sizeof err), 0,
            "json over SSE");
+    is_int(sr_mpproto_transport_check("json", NULL, err, sizeof err), 0,
+           "json before any transport request");
+    is_int(sr_mpproto_transport_check("messagepack", NULL, err, sizeof err), -1,
+           "messagepack before any transport request refused");
     is_int(sr_mpproto_transport_check("messagepack", "ServerSentEvents", err, sizeof err), -1,
            "messagepack over SSE refused");
     is_str(err,
