@@ -7,8 +7,9 @@
 // Streams in both directions and client results over MessagePack are covered by the conformance
 // suite (tests/conformance, HC-05..HC-11, HC-18..HC-22 in the messagepack block).
 //
-// Needs SIGNALR_URL (with SIGNALR_TEST_HUBS=1); the outside-push tests also the PG* variables
-// and SIGNALR_API_KEY (scripts/test.sh provides all of them) and are skipped without them.
+// Needs SIGNALR_URL (with SIGNALR_TEST_HUBS=1); the outside-push tests also the PG* variables,
+// SIGNALR_API_KEY and the built binary (SIGNALR_BIN; scripts/test.sh provides all of them) and
+// are skipped without the first two.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -163,6 +164,29 @@ test("the REST API reaches a MessagePack client", { ...T, skip: !API_KEY && "no 
     });
     assert.equal(res.status, 202, await res.text());
     assert.deepEqual(await inMp.waitFor((l, i) => i === id, WAIT, "the REST push"), ["rest", id, -7]);
+});
+
+const BIN = process.env.SIGNALR_BIN ?? new URL("../../src/signalr-fcgi", import.meta.url).pathname;
+
+function cli(...args) {
+    return new Promise((resolve, reject) => {
+        execFile(BIN, args, { timeout: 15000 },
+            (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+    });
+}
+
+test("the command line reaches a MessagePack client, and its close ends it with the reason", { ...T, skip: !HAVE_PG && "no PG* variables" }, async (t) => {
+    const mp = await mpClient(t, HUB);
+    const inMp = new Inbox(mp, "Outside");
+    const id = tag();
+    await cli("send", "--hub", HUB, "--connection", mp.connectionId, "--target", "Outside",
+        "--args", JSON.stringify(["cli", id, { "$sr:timestamp": "2000-01-01T00:00:00Z" }]));
+    assert.deepEqual(await inMp.waitFor((l, i) => i === id, WAIT, "the CLI push"),
+        ["cli", id, new Date(Date.UTC(2000, 0, 1))]);
+    const closed = new Promise((r) => mp.onclose((err) => r(err ?? null)));
+    await cli("close", "--hub", HUB, "--connection", mp.connectionId, "--reason", "bye");
+    const err = await Promise.race([closed, new Promise((_, j) => setTimeout(() => j(new Error("no close")), WAIT))]);
+    assert.match(String(err?.message), /bye/, "the Close frame carried the reason");
 });
 
 // ------------------------------------------------------------------------------------------------
