@@ -53,7 +53,7 @@ static const sr_waiter_ops longpoll_ops;
 /* Parks the poll of connection @p conn_id, generation @p gen, reading from @p cursor. Takes
  * @p user_id. */
 static void park_poll(sr_exchange *ex, const sr_hub *hub, const char *conn_id, char *user_id,
-                      long long gen, sr_pos cursor, int handshake_delivered,
+                      long long gen, sr_pos cursor, int handshake_delivered, int binary,
                       PGresult *groups, int group_column)
 {
     sr_waiter *w = sr_waiter_new(&longpoll_ops, ex);
@@ -62,6 +62,7 @@ static void park_poll(sr_exchange *ex, const sr_hub *hub, const char *conn_id, c
     w->user_id = user_id;
     w->poll_gen = gen;
     w->cursor = w->db_cursor = cursor;
+    w->binary = binary;
     w->handshaken = handshake_delivered || hub->on_data != NULL; /* raw: no handshake */
     w->deadline = sr_now() + sr_config->poll_timeout;
     for (int i = 0; groups && i < PQntuples(groups); i++)
@@ -90,7 +91,8 @@ static int fast_poll(sr_exchange *ex, const sr_hub *hub, const char *token)
     sr_pos cursor = {atoll(PQgetvalue(rows, 0, 2)), atoll(PQgetvalue(rows, 0, 3))};
     park_poll(ex, hub, PQgetvalue(rows, 0, 0),
               PQgetisnull(rows, 0, 4) ? NULL : sr_xstrdup(PQgetvalue(rows, 0, 4)),
-              atoll(PQgetvalue(rows, 0, 1)), cursor, PQgetvalue(rows, 0, 5)[0] == 't', rows, 6);
+              atoll(PQgetvalue(rows, 0, 1)), cursor, PQgetvalue(rows, 0, 5)[0] == 't',
+              PQgetvalue(rows, 0, 7)[0] == 't', rows, 6);
     PQclear(rows);
     return 1;
 }
@@ -149,7 +151,8 @@ void sr_longpoll_get(sr_exchange *ex, const sr_hub *hub, const char *token)
         sr_conn_row_fini(&row);
         goto rollback_unavailable;
     }
-    park_poll(ex, hub, row.id, row.user_id, gen, row.cursor, row.handshake_delivered, groups, 0);
+    park_poll(ex, hub, row.id, row.user_id, gen, row.cursor, row.handshake_delivered, row.binary,
+              groups, 0);
     row.user_id = NULL;
     PQclear(groups);
     sr_conn_row_fini(&row);

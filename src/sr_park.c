@@ -27,6 +27,7 @@
 #include "sr_log.h"
 #include "sr_loop.h"
 #include "sr_mem.h"
+#include "sr_mpproto.h"
 #include "signalr-fcgi.h"
 
 #define N_BUCKETS 16384
@@ -178,9 +179,35 @@ static void flush_batch_ops(void)
     sweep();
 }
 
+/* The last record translated for each protocol (index: binary). A broadcast is offered to every
+ * waiter in turn, so it is translated once per protocol, not once per connection. */
+static struct {
+    int valid;
+    sr_pos pos;
+    sr_buf bytes;
+} translated[2];
+
+/* Appends @p rec in the protocol of @p w: the log is JSON, MessagePack connections get frames
+ * (sr_mpproto.h); the handshake answer is JSON in either protocol (protocol.md §7.7). */
+static void append_for(sr_waiter *w, const sr_rec *rec)
+{
+    if (rec->kind == SR_KIND_HANDSHAKE) {
+        sr_buf_append(&w->frames, rec->body, rec->body_len);
+        return;
+    }
+    int binary = w->binary != 0;
+    if (!translated[binary].valid || sr_pos_cmp(translated[binary].pos, rec->pos) != 0) {
+        sr_buf_reset(&translated[binary].bytes);
+        sr_mpproto_deliver(binary, rec->body, rec->body_len, &translated[binary].bytes);
+        translated[binary].pos = rec->pos;
+        translated[binary].valid = 1;
+    }
+    sr_buf_append(&w->frames, translated[binary].bytes.ptr, translated[binary].bytes.len);
+}
+
 static void collect(sr_waiter *w, const sr_rec *rec)
 {
-    sr_buf_append(&w->frames, rec->body, rec->body_len);
+    append_for(w, rec);
     w->last_collected = rec->pos;
     if (w->ops->max_frames && w->frames.len >= w->ops->max_frames)
         w->full = 1;
@@ -202,6 +229,8 @@ static void offer_to(sr_waiter *w, const sr_rec *rec)
             add_group(w, rec->body + 7);
         else if (!strncmp(rec->body, "group- ", 7))
             remove_group(w, rec->body + 7);
+        else if (!strcmp(rec->body, SR_MPPROTO_CONTROL_VERB))
+            w->binary = 1;
         else
             w->ops->control(w, rec->body);
         return;

@@ -54,6 +54,7 @@ struct sr_waiter {
     sr_pos db_cursor;     /* the connection's stored cursor when the request was parked */
     int handshaken;       /* the handshake answer is at or before the cursor, or collected */
     int handshake_collected;
+    int binary;           /* the connection speaks MessagePack: records become frames */
     int full;             /* frames reached the response cap; stop collecting */
     sr_pos last_collected;
     sr_pos last_offered;  /* a record naming the connection twice is still offered once */

@@ -411,7 +411,7 @@ int sr_proto_handshake_check(const char *protocol, long long version, char *erro
 {
     assert(protocol);
     /* Both texts quote the name as the client sent it, as HubConnectionContext does. */
-    if (!equals_ascii_nocase(protocol, "json")) {
+    if (!equals_ascii_nocase(protocol, "json") && !equals_ascii_nocase(protocol, "messagepack")) {
         set_error(error, error_cap, "The protocol '%s' is not supported.", protocol);
         return -1;
     }

@@ -47,12 +47,13 @@ int sr_proto_parse_handshake(const char *payload, size_t len, char *protocol, si
     __attribute__((warn_unused_result));
 
 /**
- * Decides whether a parsed handshake is acceptable for this server: protocol "json" (ASCII
- * case-insensitive, as ASP.NET's resolver) with a version <= 2 (JsonHubProtocol's
- * IsVersionSupported, so 0 and negative versions pass too). Returns 0 when it is; otherwise -1
- * and writes the error text the client must see (protocol.md §7.1) into @p error, truncated to
- * @p error_cap: "The protocol 'X' is not supported." (also for "messagepack") or "The server
- * does not support version N of the 'X' protocol.", X as the client spelled it.
+ * Decides whether a parsed handshake is acceptable for this server: protocol "json" or
+ * "messagepack" (ASCII case-insensitive, as ASP.NET's resolver) with a version <= 2 (both
+ * protocols' IsVersionSupported, so 0 and negative versions pass too). Returns 0 when it is;
+ * otherwise -1 and writes the error text the client must see (protocol.md §7.1) into @p error,
+ * truncated to @p error_cap: "The protocol 'X' is not supported." or "The server does not
+ * support version N of the 'X' protocol.", X as the client spelled it. Whether the transport
+ * can carry the protocol is sr_mpproto_transport_check()'s question.
  */
 int sr_proto_handshake_check(const char *protocol, long long version, char *error,
                              size_t error_cap) __attribute__((warn_unused_result));

@@ -24,6 +24,8 @@
 #include "sr_hub.h"
 #include "sr_log.h"
 #include "sr_metrics.h"
+#include "sr_mpproto.h"
+#include "sr_msgpack.h"
 #include "sr_proto.h"
 #include "sr_results.h"
 #include "sr_streams.h"
@@ -148,6 +150,15 @@ static int close_with_error(PGconn *db, const sr_hub *hub, sr_conn_row *row, con
     return rc;
 }
 
+/* Tells the connection's held poll, ahead of the handshake answer, to write MessagePack frames
+ * from then on (a poll parked before the handshake did not know the protocol). */
+static int announce_messagepack(PGconn *db, const sr_hub *hub, const char *conn_id)
+{
+    const char *targets[] = {conn_id};
+    return sr_store_publish(db, hub->path, SR_KIND_CONTROL, targets, 1, NULL, 0,
+                            SR_MPPROTO_CONTROL_VERB, strlen(SR_MPPROTO_CONTROL_VERB));
+}
+
 /* Answers a handshake; returns 1 when the handshake succeeded, 0 when the connection was ended,
  * SR_ERR_DB on database failure. */
 static int handshake(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *payload,
@@ -164,9 +175,13 @@ static int handshake(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char
             snprintf(error, sizeof error, "%s %s", SR_HANDSHAKE_ERR_GENERIC, detail);
         else
             snprintf(error, sizeof error, "%s", SR_HANDSHAKE_ERR_GENERIC);
-    } else if (sr_proto_handshake_check(protocol, version, error, sizeof error) == 0) {
+    } else if (sr_proto_handshake_check(protocol, version, error, sizeof error) == 0 &&
+               sr_mpproto_transport_check(protocol, row->transport, error, sizeof error) == 0) {
+        row->binary = sr_mpproto_is_messagepack(protocol);
         sr_proto_write_handshake_ok(&answer);
-        rc = publish_to(db, hub, SR_KIND_HANDSHAKE, row->id, &answer);
+        rc = row->binary ? announce_messagepack(db, hub, row->id) : 0;
+        if (rc == 0)
+            rc = publish_to(db, hub, SR_KIND_HANDSHAKE, row->id, &answer);
         if (rc == 0)
             rc = sr_store_conn_handshake(db, row->id, protocol);
         sr_buf_fini(&answer);
@@ -354,6 +369,19 @@ static int message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *
     return rc;
 }
 
+/* A MessagePack message: translated into the JSON record it stands for, then handled as one. */
+static int binary_message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *payload,
+                          size_t len, int *saw_ping, sr_deferred *later)
+{
+    sr_buf json = SR_BUF_INIT;
+    char error[256];
+    int rc = sr_mpproto_to_json(payload, len, &json, error, sizeof error) == 0
+                 ? message(db, hub, row, json.ptr, json.len, saw_ping, later)
+                 : close_with_error(db, hub, row, error, 1);
+    sr_buf_fini(&json);
+    return rc;
+}
+
 /* A raw endpoint: the bytes go to the endpoint as they came, with no protocol in between. */
 static int receive_raw(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *body,
                        size_t len)
@@ -423,11 +451,15 @@ int sr_session_receive_deferring(PGconn *db, const sr_hub *hub, sr_conn_row *row
     size_t off = 0;
     int saw_ping = 0;
     while (alive) {
-        size_t payload_len;
-        size_t used = sr_proto_next_record(data.ptr + off, data.len - off, &payload_len);
+        size_t payload_len, prefix_len = 0;
+        /* After a MessagePack handshake, frames are VarInt-length-prefixed (protocol.md §7.7). */
+        size_t used = row->binary ? sr_msgpack_frame_next(data.ptr + off, data.len - off,
+                                                          &prefix_len, &payload_len)
+                                  : sr_proto_next_record(data.ptr + off, data.len - off,
+                                                         &payload_len);
         if (used == 0)
             break;
-        const char *payload = data.ptr + off;
+        const char *payload = data.ptr + off + prefix_len;
         off += used;
         sr_metrics_add(SR_M_RECORDS_IN, 1);
         int step;
@@ -445,7 +477,8 @@ int sr_session_receive_deferring(PGconn *db, const sr_hub *hub, sr_conn_row *row
         } else if (!row->handshake_done) {
             step = handshake(db, hub, row, payload, payload_len);
         } else {
-            step = message(db, hub, row, payload, payload_len, &saw_ping, later);
+            step = (row->binary ? binary_message : message)(db, hub, row, payload, payload_len,
+                                                           &saw_ping, later);
         }
         if (step < 0) {
             rc = step;

@@ -166,11 +166,13 @@ static int conn_load(PGconn *db, const unsigned char *token_hash, int for_update
         for_update
             ? "SELECT id, hub, transport, user_id, negotiate_version, handshake_done, "
               "handshake_delivered, holder IS NOT NULL, poll_gen, cursor_seq, cursor_id, inbound, "
-              "ended, close_delivered, request, items, subject, claims "
+              "ended, close_delivered, request, items, subject, claims, "
+              "COALESCE(lower(protocol) = 'messagepack', false) "
               "FROM signalr.connections WHERE token_hash = $1 FOR UPDATE"
             : "SELECT id, hub, transport, user_id, negotiate_version, handshake_done, "
               "handshake_delivered, holder IS NOT NULL, poll_gen, cursor_seq, cursor_id, inbound, "
-              "ended, close_delivered, request, items, subject, claims "
+              "ended, close_delivered, request, items, subject, claims, "
+              "COALESCE(lower(protocol) = 'messagepack', false) "
               "FROM signalr.connections WHERE token_hash = $1",
         1, params, lengths, formats);
     if (!r)
@@ -194,6 +196,7 @@ static int conn_load(PGconn *db, const unsigned char *token_hash, int for_update
     row->ended = PQgetvalue(r, 0, 12)[0] == 't';
     row->close_delivered = PQgetvalue(r, 0, 13)[0] == 't';
     row->subject = dup_or_null(r, 0, 16);
+    row->binary = PQgetvalue(r, 0, 18)[0] == 't';
     row->claims = json_loads(PQgetvalue(r, 0, 17), 0, NULL);
     if (!json_is_object(row->claims)) {
         json_decref(row->claims);
@@ -246,9 +249,10 @@ int sr_store_poll_take_fast(PGconn *db, const unsigned char *token_hash, const c
         "last_active = now() WHERE token_hash = $1 AND hub = $2 AND transport = 'LongPolling' "
         "AND NOT close_delivered AND holder IS NULL AND subject IS NOT DISTINCT FROM $3 "
         "AND set_config('synchronous_commit', 'off', true) IS NOT NULL "
-        "RETURNING id, poll_gen, cursor_seq, cursor_id, user_id, handshake_delivered) "
+        "RETURNING id, poll_gen, cursor_seq, cursor_id, user_id, handshake_delivered, "
+        "COALESCE(lower(protocol) = 'messagepack', false) AS is_binary) "
         "SELECT c.id, c.poll_gen, c.cursor_seq, c.cursor_id, c.user_id, c.handshake_delivered, "
-        "g.name FROM c LEFT JOIN signalr.group_members g ON g.connection_id = c.id",
+        "g.name, c.is_binary FROM c LEFT JOIN signalr.group_members g ON g.connection_id = c.id",
         4, params, lengths, formats);
     if (!r)
         return SR_ERR_DB;

@@ -65,6 +65,7 @@ typedef struct sr_conn_row {
     int items_changed;    /* set by the session when a method changed items */
     char *subject;        /* the user the negotiate authenticated as, NULL if anonymous */
     json_t *claims;       /* the token's claims at activation, an object, owned */
+    int binary;           /* the handshake chose the MessagePack hub protocol */
 } sr_conn_row;
 
 void sr_conn_row_fini(sr_conn_row *row);
@@ -110,7 +111,8 @@ int sr_store_invocation_slot(PGconn *db, const unsigned char *token_hash, int sl
  * anonymous), that is active, not past its last delivery and whose previous poll is no longer
  * held, takes the next poll generation with @p worker as holder. On success returns 1 and
  * *rows: one row per group of the connection (one with a NULL group when it has none), columns
- * id, poll_gen, cursor_seq, cursor_id, user_id, handshake_delivered, group. Returns 0 when
+ * id, poll_gen, cursor_seq, cursor_id, user_id, handshake_delivered, group, binary (the
+ * connection speaks MessagePack). Returns 0 when
  * any of those conditions does not hold (nothing changed: the caller takes the full path), or
  * SR_ERR_DB.
  */

@@ -251,6 +251,14 @@ static int held(sr_call *call, json_t *args, sr_stream *stream)
     return SR_OK;
 }
 
+/* Relay(value): everyone gets Relay(value, caller id), the value untouched — so a value a
+ * MessagePack client sent (bin, timestamp) reaches each receiver in its own protocol. */
+static int relay(sr_call *call, json_t *args)
+{
+    return sr_send(call, sr_all(), "Relay",
+                   json_pack("[Os]", json_array_get(args, 0), sr_connection_id(call)));
+}
+
 static const sr_method test_methods[] = {
     {.name = "Echo", .fn = echo, .arity = 1},
     {.name = "Add", .fn = add, .arity = 2},
@@ -258,6 +266,7 @@ static const sr_method test_methods[] = {
     {.name = "Crash", .fn = crash, .arity = 0},
     {.name = "WorkerPid", .fn = worker_pid, .arity = 0},
     {.name = "Broadcast", .fn = broadcast, .arity = 1},
+    {.name = "Relay", .fn = relay, .arity = 1},
     {.name = "JoinGroup", .fn = join_group, .arity = 1},
     {.name = "LeaveGroup", .fn = leave_group, .arity = 1},
     {.name = "AddToGroup", .fn = add_to_group, .arity = 2},

@@ -463,6 +463,31 @@ int sr_group_add(sr_call *call, const char *connection_id, const char *name);
 /** Removes a connection from a group (nothing happens when it was not a member). */
 int sr_group_remove(sr_call *call, const char *connection_id, const char *name);
 
+/* -------------------------------------------------------------------------------------------- */
+/* Typed values for the MessagePack hub protocol                                                */
+
+/*
+ * JSON has no binary or date type; MessagePack has bin and the timestamp extension (what
+ * ASP.NET writes for byte[] and DateTime). A hub marks such a value with a one-key wrapper
+ * object, and each client receives it in its own protocol: a MessagePack client gets bin /
+ * timestamp, a JSON client gets the bare string (base64 as System.Text.Json writes byte[];
+ * ISO-8601 as it writes a UTC DateTime). Values a MessagePack client sends arrive in the same
+ * wrappers, so returning or relaying them keeps their type. The two keys are reserved: an
+ * object with exactly one of them and a string value is always read as such a wrapper.
+ *
+ *     {"$sr:binary": "AQID"}                      bytes 01 02 03
+ *     {"$sr:timestamp": "2000-01-01T00:00:00Z"}   a UTC instant (fraction up to nanoseconds)
+ */
+#define SR_JSON_BINARY_KEY "$sr:binary"
+#define SR_JSON_TIMESTAMP_KEY "$sr:timestamp"
+
+/** A new binary wrapper holding @p len bytes at @p data (copied; NULL allowed when len is 0). */
+json_t *sr_json_binary(const void *data, size_t len);
+
+/** A new timestamp wrapper for Unix time @p seconds + @p nanoseconds (0..999999999) in UTC;
+ *  NULL when the instant is outside years 0001..9999 or nanoseconds is out of range. */
+json_t *sr_json_timestamp(long long seconds, long nanoseconds);
+
 #ifdef __cplusplus
 }
 #endif

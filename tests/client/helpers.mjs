@@ -122,6 +122,7 @@ export function transportOf(conn) {
  *   transport — LongPolling | ServerSentEvents | auto (default: SIGNALR_TRANSPORT);
  *   base      — the front end (default SIGNALR_URL); query — appended to the hub URL (e.g. "?nosse=1");
  *   reconnect — withAutomaticReconnect(): true (default delays) or an array of delays;
+ *   protocol  — the hub protocol object (default: the client's JSON protocol);
  *   expect    — the transport the connection must end up on (checked after start); by default
  *               the requested one, and ServerSentEvents for auto (the server offers it first);
  *               null skips the check.
@@ -138,6 +139,7 @@ export async function connect(t, hub, options = {}, how = {}) {
         })
         .withKeepAliveInterval(CLIENT_KEEPALIVE_MS)
         .configureLogging(clientLogLevel);
+    if (how.protocol) builder = builder.withHubProtocol(how.protocol);
     if (reconnect) builder = Array.isArray(reconnect) ? builder.withAutomaticReconnect(reconnect) : builder.withAutomaticReconnect();
     const conn = builder.build();
     conn.eventSources = eventSources;

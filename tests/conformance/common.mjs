@@ -21,6 +21,7 @@ export const { FetchHttpClient } = clientRequire("@microsoft/signalr/dist/cjs/Fe
 export const { getUserAgentHeader, Platform, ConsoleLogger } =
     clientRequire("@microsoft/signalr/dist/cjs/Utils");
 export const CLIENT_VERSION = clientRequire("@microsoft/signalr/package.json").version;
+export const { MessagePackHubProtocol } = clientRequire("@microsoft/signalr-protocol-msgpack");
 
 export const { HttpTransportType, TransferFormat, LogLevel, HubConnectionBuilder, JsonHubProtocol } = signalR;
 
@@ -43,6 +44,13 @@ export const ECHOENDPOINT_URL = `${ENDPOINT_BASE_URL}/echo`;
 /** the transports of an SSE/LP server, in upstream's order (WebSockets is out of scope) */
 export const TRANSPORTS = [HttpTransportType.ServerSentEvents, HttpTransportType.LongPolling];
 export const transportName = (t) => HttpTransportType[t];
+
+/** upstream's protocol × transport combinations (the pair messagepack × SSE is never generated) */
+export const PROTOCOL_VARIANTS = [
+    ...TRANSPORTS.map((transportType) => ({ protocol: "json", transportType })),
+    { protocol: "messagepack", transportType: HttpTransportType.LongPolling },
+];
+export const hubProtocol = (name) => name === "json" ? new JsonHubProtocol() : new MessagePackHubProtocol();
 
 /** deadlines (ms): one wait, and one test (node:test backstop) */
 export const WAIT_MS = 10000;

@@ -1,13 +1,15 @@
-// hubconnection.test.mjs — upstream HubConnectionTests.ts, JSON over ServerSentEvents and
-// LongPolling (docs/conformance-server.md §5.1–§5.3): the "using json over {T} transport" block
-// (HC-*), the "over {T} transport" block (HT-*) and the top-level cases (HX-*).
+// hubconnection.test.mjs — upstream HubConnectionTests.ts over ServerSentEvents and LongPolling
+// (docs/conformance-server.md §5.1–§5.3): the "using {json|messagepack} over {T} transport" block
+// (HC-*; JSON on both transports, MessagePack on LongPolling), the "over {T} transport" block
+// (HT-*) and the top-level cases (HX-*).
 // Upstream runs every HC case once per HTTP client; in Node that is FetchHttpClient only.
 
 import assert from "node:assert/strict";
 import { describe } from "node:test";
 import {
     signalR, FetchHttpClient, getUserAgentHeader, Platform, CLIENT_VERSION,
-    HttpTransportType, JsonHubProtocol, TRANSPORTS, transportName,
+    HttpTransportType, JsonHubProtocol, MessagePackHubProtocol, TRANSPORTS, transportName,
+    PROTOCOL_VARIANTS, hubProtocol,
     ENDPOINT_BASE_URL, TESTHUBENDPOINT_URL, TESTHUB_REDIRECT_ENDPOINT_URL, WAIT_MS,
     ctest, hubConnection, induceReconnect, within, deferred, getJwtToken, getText, innerConnectionId,
     activeTransportClass,
@@ -52,14 +54,15 @@ function collect(streamResult, items = []) {
     return { done: d.promise, subscription, items };
 }
 
-for (const transportType of TRANSPORTS) {
+for (const { protocol, transportType } of PROTOCOL_VARIANTS) {
     const T = transportName(transportType);
+    const json = protocol === "json";
 
-    describe(`using json over ${T} transport`, () => {
+    describe(`using ${protocol} over ${T} transport`, () => {
         // getConnectionBuilder(transportType, undefined, { httpClient }).withHubProtocol(protocol)
         const hc = (c, url) => hubConnection(c, transportType, url,
             { httpClient: new FetchHttpClient(c.logger) },
-            (b) => b.withHubProtocol(new JsonHubProtocol()));
+            (b) => b.withHubProtocol(hubProtocol(protocol)));
 
         ctest("HC-01 can invoke server method and receive result", async (c) => {
             const message = "你好，世界！";
@@ -217,8 +220,8 @@ for (const transportType of TRANSPORTS) {
         ctest("HC-15 can handle different types", async (c) => {
             const { conn, closed } = hc(c);
             const complexObject = {
-                ByteArray: "aGVsbG8=",
-                DateTime: "2002-04-01T10:20:15Z",
+                ByteArray: json ? "aGVsbG8=" : new Uint8Array([0x68, 0x65, 0x6c, 0x6c, 0x6f]),
+                DateTime: json ? "2002-04-01T10:20:15Z" : new Date(Date.UTC(2002, 3, 1, 10, 20, 15)),
                 Guid: "00010203-0405-0607-0706-050403020100",
                 IntArray: [0x01, 0x02, 0x03, 0xff],
                 String: "Hello, World!",
@@ -232,8 +235,8 @@ for (const transportType of TRANSPORTS) {
         ctest("HC-16 can receive different types", async (c) => {
             const { conn, closed } = hc(c);
             const complexObject = {
-                ByteArray: "AQID",
-                DateTime: "2000-01-01T00:00:00Z",
+                ByteArray: json ? "AQID" : new Uint8Array([0x1, 0x2, 0x3]),
+                DateTime: json ? "2000-01-01T00:00:00Z" : new Date(Date.UTC(2000, 0, 1)),
                 Guid: "00010203-0405-0607-0706-050403020100",
                 IntArray: [0x01, 0x02, 0x03],
                 String: "hello world",
@@ -327,6 +330,10 @@ for (const transportType of TRANSPORTS) {
             await within(conn.stop(), WAIT_MS, "stop()");
         });
     });
+}
+
+for (const transportType of TRANSPORTS) {
+    const T = transportName(transportType);
 
     describe(`over ${T} transport`, () => {
         // getConnectionBuilder(transportType, url, options): default HTTP client, JSON
@@ -507,6 +514,15 @@ describe("hubConnection", () => {
         await start(conn);
         assert.equal(await within(conn.invoke("GetActiveTransportName"), WAIT_MS, "GetActiveTransportName"),
             "ServerSentEvents");
+        await within(conn.stop(), WAIT_MS, "stop()");
+    });
+
+    ctest("HX-06 skips Server-Sent Events when negotiating for MessagePack protocol", async (c) => {
+        const { conn } = hubConnection(c, undefined, `${ENDPOINT_BASE_URL}/testhub-nowebsockets`, {},
+            (b) => b.withHubProtocol(new MessagePackHubProtocol()));
+        await start(conn);
+        assert.equal(await within(conn.invoke("GetActiveTransportName"), WAIT_MS, "GetActiveTransportName"),
+            "LongPolling");
         await within(conn.stop(), WAIT_MS, "stop()");
     });
 

@@ -44,7 +44,8 @@ fi
 [ -x "$SR_BIN" ] || die "$SR_BIN was not built"
 
 npm_ci() { (cd "$SR_TOP/tests/client" && npm ci --no-audit --no-fund); }
-if [ ! -d "$SR_TOP/tests/client/node_modules/@microsoft/signalr" ]; then
+if [ ! -d "$SR_TOP/tests/client/node_modules/@microsoft/signalr" ] ||
+    [ ! -d "$SR_TOP/tests/client/node_modules/@microsoft/signalr-protocol-msgpack" ]; then
     log "npm ci in tests/client"
     run_child npm_ci >&2 || die "npm ci failed"
 fi

@@ -179,10 +179,14 @@ static int get_active_transport_name(sr_call *call, json_t *args)
 static int send_complex_object(sr_call *call, json_t *args)
 {
     (void)args;
-    sr_return_new(call, json_pack("{s:s,s:[i,i,i],s:s,s:s,s:s}", "String", "hello world",
-                                  "IntArray", 1, 2, 3, "ByteArray", "AQID", "Guid",
+    /* ByteArray and DateTime are typed as ASP.NET's byte[] and DateTime would be: bin and a
+     * timestamp for MessagePack, "AQID" and "2000-01-01T00:00:00Z" for JSON. */
+    static const unsigned char bytes[] = {1, 2, 3};
+    sr_return_new(call, json_pack("{s:s,s:[i,i,i],s:o,s:s,s:o}", "String", "hello world",
+                                  "IntArray", 1, 2, 3, "ByteArray",
+                                  sr_json_binary(bytes, sizeof bytes), "Guid",
                                   "00010203-0405-0607-0706-050403020100", "DateTime",
-                                  "2000-01-01T00:00:00Z"));
+                                  sr_json_timestamp(946684800, 0)));
     return SR_OK;
 }
 

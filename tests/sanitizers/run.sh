@@ -48,7 +48,7 @@ for tr in LongPolling ServerSentEvents; do
         env SIGNALR_URL="http://127.0.0.1:$PORT" SIGNALR_TRANSPORT=$tr SIGNALR_TEST_HUBS=1 \
             SIGNALR_DISCONNECT_TIMEOUT=3 SIGNALR_POLL_TIMEOUT=10 SIGNALR_KEEPALIVE_INTERVAL=2 \
             SIGNALR_CLIENT_TIMEOUT=4 timeout --foreground 600 node --test \
-            chat.test.mjs hub.test.mjs hubapi.test.mjs longpolling-raw.test.mjs sse-raw.test.mjs \
+            chat.test.mjs hub.test.mjs hubapi.test.mjs longpolling-raw.test.mjs sse-raw.test.mjs msgpack.test.mjs \
             >"$RUNDIR/client-$tr.log" 2>&1) || { log "client suites over $tr failed"; tail -30 "$RUNDIR/client-$tr.log"; failed=1; }
 done
 

@@ -309,7 +309,7 @@ describe("I-13 … I-19: the hub protocol", () => {
             [`{"protocol":"json"}`, generic],
             [`{"protocol":5,"version":1}`, generic],
             [`{"protocol":"json","version":"1"}`, generic],
-            [`{"protocol":"messagepack","version":1}`, "The protocol 'messagepack' is not supported."],
+            [`{"protocol":"messagepack","version":99}`, "The server does not support version 99 of the 'messagepack' protocol."],
             [`{"protocol":"blazorpack","version":1}`, "The protocol 'blazorpack' is not supported."],
             [`{"protocol":"json","version":99}`, "The server does not support version 99 of the 'json' protocol."],
         ];
@@ -335,7 +335,8 @@ describe("I-13 … I-19: the hub protocol", () => {
         await s.waitFor((x) => x.raw.startsWith(":"), 5000, "the opening comment");
         assert.equal((await c.send(`{"protocol":"messagepack","version":1}${RS}`)).status, 200);
         const e = await s.waitFor((x) => x.events[0], 5000, "the handshake response");
-        assert.deepEqual(e.frames, [{ error: "The protocol 'messagepack' is not supported." }]);
+        assert.deepEqual(e.frames, [{ error: "Cannot use the 'messagepack' protocol on the current transport. " +
+            "The transport does not support 'Binary' transfer format." }]);
         await s.waitEnd(5000);
         assert.ok(!s.open);
     });

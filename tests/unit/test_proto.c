@@ -208,8 +208,13 @@ static void test_handshake_check(void)
     is_str(err, "The server does not support version 2147483647 of the 'JSON' protocol.",
            "version text quotes the name as sent");
 
-    is_int(sr_proto_handshake_check("messagepack", 1, err, sizeof err), -1, "messagepack rejected");
-    is_str(err, "The protocol 'messagepack' is not supported.", "messagepack text");
+    is_int(sr_proto_handshake_check("messagepack", 1, err, sizeof err), 0, "messagepack v1 accepted");
+    is_int(sr_proto_handshake_check("MessagePack", 2, err, sizeof err), 0, "messagepack v2, any case");
+    is_int(sr_proto_handshake_check("messagepack", 3, err, sizeof err), -1, "messagepack v3 rejected");
+    is_str(err, "The server does not support version 3 of the 'messagepack' protocol.",
+           "messagepack version text");
+    is_int(sr_proto_handshake_check("msgpack", 1, err, sizeof err), -1, "other names rejected");
+    is_str(err, "The protocol 'msgpack' is not supported.", "unknown protocol text");
     is_int(sr_proto_handshake_check("", 1, err, sizeof err), -1, "empty name rejected");
     is_str(err, "The protocol '' is not supported.", "empty name text");
     is_int(sr_proto_handshake_check("jsonx", 1, err, sizeof err), -1, "prefix match rejected");
