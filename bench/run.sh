@@ -24,7 +24,8 @@
 #          processes, 1,000..20,000 msg/s published (signalr: batches of 100 per transaction through
 #          signalr.send_all; nchan-redis: publisher on instance 1, subscribers on instance 2;
 #          pushpin: 100 items per publish request)
-#   Each step: 2 s warm-up, 6 s measured, up to 3 s drain. The repetitions interleave the systems
+#   Each step: 1 s warm-up, 5 s measured, up to 3 s drain; every scenario on a freshly started
+#   server after a 20-subscriber warm-up. The repetitions interleave the systems
 #   (rep 1: all systems, rep 2: all ...) so that other load on the box hits them alike.
 # Output: results/<date>/raw.txt (every loadgen line), summary.txt (medians and ratios), *.png.
 set -u -o pipefail
@@ -57,14 +58,15 @@ quick) SYSTEMS=${SYSTEMS:-"signalr nchan nchan-redis pushpin"} REPS=${REPS:-1} ;
 smoke) SYSTEMS=signalr REPS=1 PIN=0 ;;
 esac
 
+WARM=1 SETTLE=2 # seconds: warm-up of every rate step; idle time before the memory sample
 # scenario table: name transport subs concurrency rates measure_s (sizes per mode)
 scenarios() {
     case "$MODE" in
     full)
-        echo "sse1k sse 1000 50 10,50,100 6"
-        echo "sse5k sse 5000 50 10 6"
-        echo "lp1k lp 1000 50 10,100 6"
-        echo "dur sse 10 10 1000,5000,10000,20000 6"
+        echo "sse1k sse 1000 50 10,50,100 5"
+        echo "sse5k sse 5000 50 10 5"
+        echo "lp1k lp 1000 50 10,100 5"
+        echo "dur sse 10 10 1000,5000,10000,20000 5"
         ;;
     quick)
         echo "sse1k sse 200 50 10,50 3"
@@ -313,7 +315,12 @@ EOF
         -e "s|^client_maxconn=.*|client_maxconn=$((HARD - 500))|" \
         /usr/share/pushpin/pushpin.conf.condure >"$dir/pushpin.conf" || return 1
     grep -q "^include=" "$dir/pushpin.conf" && sed -i "s|^include=.*|include=/usr/lib/pushpin/internal.conf|" "$dir/pushpin.conf"
-    (cd "$dir" && setsid pushpin --config "$dir/pushpin.conf" >"$dir/pushpin.out" 2>&1 </dev/null) &
+    # Requests to the origin go through zurl: run a private one (the packaged internal.conf points
+    # at the system zurl's sockets under /var/run/zurl, which is not running and must not be used).
+    sed -i -e "s|^services=.*|services=condure,zurl,pushpin-proxy,pushpin-handler|" \
+        -e "s|^\[proxy\]|[proxy]\nzurl_out_specs=ipc://{rundir}/{ipc_prefix}zurl-in\nzurl_out_stream_specs=ipc://{rundir}/{ipc_prefix}zurl-in-stream\nzurl_in_specs=ipc://{rundir}/{ipc_prefix}zurl-out|" \
+        "$dir/pushpin.conf"
+    (cd "$dir" && setsid pushpin --config "$dir/pushpin.conf" --port "127.0.0.1:$port" >"$dir/pushpin.out" 2>&1 </dev/null) &
     local ppid=$!
     BENCH_PIDS+=("$ppid")
     wait_port "$port" 30 "$ppid" || { tail -20 "$dir/pushpin.out" "$dir"/log/* >&2; return 1; }
@@ -322,6 +329,16 @@ EOF
     pin_tree "$ppid"
     SUB_PORTS=$port PUB_PORTS=$cport
     PIDARGS=(--tree "pushpin=$ppid" --pid "origin=$opid")
+}
+
+start_system() { # SYSTEM: start it; T and TARGS = the loadgen target and its arguments
+    case "$1" in
+    signalr) start_signalr && T=signalr TARGS=(-H "$HUB" -C ChatRoom) ;;
+    nchan) start_nchan && T=nchan TARGS=(-C warmup) ;;
+    nchan-redis) start_nchan_redis && T=nchan TARGS=(-C warmup) ;;
+    pushpin) start_pushpin && T=pushpin TARGS=(-C bench) ;;
+    *) die "unknown system $1" ;;
+    esac
 }
 
 # ------------------------------------------------------------------------------------------------
@@ -345,7 +362,7 @@ run_scenario() { # SYSTEM REP NAME TRANSPORT SUBS CONC RATES MEASURE
     log "$label: $x, $n subscribers, rates $rates (load average $(cut -d' ' -f1-3 /proc/loadavg))"
     echo "# $label start load=$(cut -d' ' -f1 /proc/loadavg)" >>"$RES/raw.txt"
     "${LG_PREFIX[@]}" "$LOADGEN" -T "$t" -X "$x" -p "$sub" -P "$pub" -n "$n" -c "$c" -r "$rates" \
-        -m "$m" -L "$label" "${extra[@]}" "${PIDARGS[@]}" >"$out" 2>"$RES/lg-${sys}-${name}-rep$rep.err" &
+        -w "$WARM" -m "$m" -S "$SETTLE" -L "$label" "${extra[@]}" "${PIDARGS[@]}" >"$out" 2>"$RES/lg-${sys}-${name}-rep$rep.err" &
     SR_CHILD_PID=$!
     wait "$SR_CHILD_PID"
     SR_CHILD_PID=''
@@ -370,20 +387,19 @@ log "results in $RES"
 for rep in $(seq 1 "$REPS"); do
     for sys in $SYSTEMS; do
         log "=== rep $rep: $sys ==="
-        case "$sys" in
-        signalr) start_signalr ;;
-        nchan) start_nchan ;;
-        nchan-redis) start_nchan_redis ;;
-        pushpin) start_pushpin ;;
-        *) die "unknown system $sys" ;;
-        esac || { show_logs 20; die "could not start $sys"; }
         while read -r name x n c rates m; do
-            run_scenario "$sys" "$rep" "$name" "$x" "$n" "$c" "$rates" "$m"
-            # let servers notice the departed clients before the next scenario
+            # a fresh server per scenario: signalr-fcgi notices departed SSE clients only at the next
+            # 15 s ping, which would leave the previous scenario's streams in this one's baseline
+            start_system "$sys" || { show_logs 20; die "could not start $sys"; }
+            # warm-up: one-time costs (database connections of the request threads, first use of
+            # the event loop, nginx's first shared-memory pages) stay out of the per-subscriber figures
+            "${LG_PREFIX[@]}" "$LOADGEN" -T "$T" -X sse -p "$SUB_PORTS" -n 20 -c 10 -S 0.5 -L warmup "${TARGS[@]}" \
+                >"$RES/warmup.out" 2>&1 || { cat "$RES/warmup.out" >&2; log "warm-up of $sys had failures"; }
             sleep 1
+            run_scenario "$sys" "$rep" "$name" "$x" "$n" "$c" "$rates" "$m"
+            [ "$sys" = signalr ] && stop_signalr
+            bench_stop_all
         done < <(scenarios)
-        [ "$sys" = signalr ] && stop_signalr
-        bench_stop_all
     done
 done
 echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg); wall $(($(date +%s) - T_START)) s" >>"$RES/raw.txt"
