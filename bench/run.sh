@@ -6,7 +6,7 @@
 #                        bench/run.sh --quick    smoke run of every system: 1 repetition, small sizes
 #                        bench/run.sh --smoke    signalr-fcgi only, < 90 s; exits 1 on any loss,
 #                                                duplicate or failed subscriber (for scripts/test.sh)
-# Environment: SYSTEMS="signalr nchan nchan-redis pushpin"  REPS=3  PIN=1 (servers on CPU 0, the
+# Environment: SYSTEMS="signalr nchan nchan-redis pushpin"  REPS=3  LG_WRAP=<tool>  PIN=1 (servers on CPU 0, the
 #   load generator on CPU 1; PIN=0: nothing pinned)  SKIP_INSTALL=1  SKIP_BUILD=1  RESULTS=<dir>
 #
 # DESIGN
@@ -118,6 +118,9 @@ pin_tree() {
 }
 LG_PREFIX=()
 [ "$PIN" = 1 ] && LG_PREFIX=(taskset -c 1)
+# LG_WRAP="valgrind -q --leak-check=full --error-exitcode=3": run the load generator under a tool
+# shellcheck disable=SC2206 # words
+[ -n "${LG_WRAP:-}" ] && LG_PREFIX+=($LG_WRAP)
 
 # ------------------------------------------------------------------------------------------------
 # Packages and build
@@ -125,6 +128,7 @@ LG_PREFIX=()
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
     install_deps >&2 || die "installing the project's packages failed"
     want=(nginx libnginx-mod-nchan redis-server pushpin gnuplot-nox)
+    [ "$MODE" = smoke ] && want=() # signalr-fcgi only
     missing=()
     for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q ' installed$' || missing+=("$p")
