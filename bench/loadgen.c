@@ -22,6 +22,9 @@
  *      and what is still missing after the drain is lost. Latency goes into a log-bucket
  *      histogram (1 % wide buckets) -> p50/p90/p99/max.
  *   Subscribers that the server drops are counted and not reconnected (their loss shows).
+ *   Echo (S4, -E 1): the same steps, but message k goes from one subscriber to itself (signalr:
+ *   an Echo invocation of /Hubs/Test POSTed on its connection, answered by a Completion; nchan: a
+ *   POST to the subscriber's own channel); latency is then the round trip, loss is per message.
  *
  * PUBLISHERS
  *   psql (signalr): a child `psql` reads statements from a pipe; one message per statement
@@ -93,6 +96,7 @@ static struct {
     int n_rates;
     double warmup, measure, drain, settle, setup_timeout, connect_timeout;
     int size, batch, pub_conns;
+    int echo; /* S4: every message goes from one subscriber to itself (see publish) */
     const char *psql; /* psql command line for the signalr publisher */
     const char *label;
 } opt = {.path = "/Hubs/ChatRoom", .channel = "bench", .n = 100, .concurrency = 50,
@@ -727,6 +731,7 @@ typedef struct sub {
     int idx;
     uint8_t phase, got_first, hs_record, hs_post_ok, first_poll_done, hs_match;
     uint8_t mk_state; /* payload marker scanner */
+    uint8_t echo_busy;
     uint64_t mk_seq, mk_ts;
     int64_t t_start, t_up;
     hc main, ctl;
@@ -861,6 +866,16 @@ static void sub_fail(sub *s, const char *why)
 
 static int sub_port(const sub *s) { return opt.ports[s->idx % opt.n_ports]; }
 
+/* nchan / Pushpin channel of a subscriber: one shared channel, or one per subscriber (echo) */
+static const char *sub_channel(const sub *s)
+{
+    static char buf[96];
+    if (!opt.echo)
+        return opt.channel;
+    snprintf(buf, sizeof buf, "%s%d", opt.channel, s->idx);
+    return buf;
+}
+
 /* --- requests --- */
 
 static void send_poll(sub *s)
@@ -874,12 +889,12 @@ static void send_poll(sub *s)
     case T_NCHAN:
         if (c->last_modified[0])
             hc_set(c, "GET /lp?id=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-Modified-Since: %s\r\nIf-None-Match: %s\r\n\r\n",
-                   opt.channel, c->last_modified, c->etag);
+                   sub_channel(s), c->last_modified, c->etag);
         else
-            hc_set(c, "GET /lp?id=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", opt.channel);
+            hc_set(c, "GET /lp?id=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", sub_channel(s));
         break;
     case T_PUSHPIN:
-        hc_set(c, "GET /lp?channel=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", opt.channel);
+        hc_set(c, "GET /lp?channel=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", sub_channel(s));
         break;
     }
     if (hc_start(c) < 0)
@@ -992,10 +1007,10 @@ static void open_stream(sub *s)
         hc_set(c, "GET %s?id=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n", opt.path, s->token);
         break;
     case T_NCHAN:
-        hc_set(c, "GET /sse?id=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n", opt.channel);
+        hc_set(c, "GET /sse?id=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n", sub_channel(s));
         break;
     case T_PUSHPIN:
-        hc_set(c, "GET /sse?channel=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n", opt.channel);
+        hc_set(c, "GET /sse?channel=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n", sub_channel(s));
         break;
     }
     if (hc_start(c) < 0)
@@ -1158,10 +1173,61 @@ static void psql_start(void)
     fcntl(psql_fd, F_SETPIPE_SZ, 1 << 20);
 }
 
+static void echo_done(hc *c, int ok)
+{
+    sub *s = c->owner;
+    s->echo_busy = 0;
+    if (!ok || c->status / 100 != 2)
+        pub_errors++;
+}
+
+/* S4 echo: message k goes from subscriber k mod n (the next idle one) to itself — signalr-fcgi:
+ * an invocation of /Hubs/Test Echo POSTed on the subscriber's own connection, answered by a
+ * Completion on its stream or poll; nchan: a POST to the subscriber's own channel. Each subscriber
+ * has one request in flight at most (its keep-alive control connection). */
+static int echo_publish(int count)
+{
+    static int rr;
+    static unsigned long long inv;
+    char pl[4096];
+    int done = 0;
+    for (int tries = 0; tries < opt.n && done < count; tries++) {
+        sub *s = &subs[rr++ % opt.n];
+        if (s->phase != S_UP || s->echo_busy)
+            continue;
+        hc *c = &s->ctl;
+        payload(pl, sizeof pl, next_seq++);
+        if (opt.target == T_SIGNALR) {
+            char body[4200];
+            int bl = snprintf(body, sizeof body, "{\"type\":1,\"invocationId\":\"%llu\",\"target\":\"Echo\",\"arguments\":[\"%s\"]}\x1e",
+                              ++inv, pl);
+            hc_set(c, "POST %s?id=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain;charset=UTF-8\r\n"
+                      "Content-Length: %d\r\n\r\n%s",
+                   opt.path, s->token, bl, body);
+        } else {
+            c->port = opt.pub_ports[s->idx % opt.n_pub_ports];
+            hc_set(c, "POST /pub?id=%s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n\r\n%s",
+                   sub_channel(s), strlen(pl), pl);
+        }
+        c->on_done = echo_done;
+        s->echo_busy = 1;
+        pub_requests++;
+        if (hc_start(c) < 0) {
+            s->echo_busy = 0;
+            pub_errors++;
+        }
+        done++;
+    }
+    pub_sent += (uint64_t)done;
+    return done;
+}
+
 /* Publish `count` messages now; returns how many went out (the rest stays due) */
 static int publish(int count)
 {
     char pl[4096];
+    if (opt.echo)
+        return echo_publish(count);
     if (opt.target == T_SIGNALR) {
         if (plen > (1u << 20)) /* psql is far behind: do not queue without bound */
             return 0;
@@ -1249,6 +1315,8 @@ static int publish(int count)
 
 static void pubs_init(void)
 {
+    if (opt.echo)
+        return;
     if (opt.target == T_SIGNALR) {
         psql_start();
         return;
@@ -1360,7 +1428,7 @@ static void usage(void)
             "usage: loadgen -T signalr|nchan|pushpin -X sse|lp -p PORT[,PORT..] [-P PUBPORT[,..]]\n"
             "               [-n subs] [-c concurrency] [-r rate[,rate..]] [-s size] [-b batch] [-k pubconns]\n"
             "               [-w warmup_s] [-m measure_s] [-d drain_s] [-S settle_s] [-t connect_timeout_s]\n"
-            "               [-H hubpath] [-C channel|hubname] [-Q 'psql command'] [-L label]\n"
+            "               [-H hubpath] [-C channel|hubname] [-Q 'psql command'] [-L label] [-E 1 (echo)]\n"
             "               [--pid name=pid[+pid..]] [--tree name=pid] ...\n");
     exit(2);
 }
@@ -1416,14 +1484,19 @@ int main(int argc, char **argv)
         case 'C': opt.channel = v; break;
         case 'Q': opt.psql = v; break;
         case 'L': opt.label = v; break;
+        case 'E': opt.echo = atoi(v); break;
         default: usage();
         }
     }
     if (opt.n_ports <= 0 || opt.n < 1 || opt.concurrency < 1 || opt.size < 32 || opt.size > 4000 ||
         opt.batch < 1 || opt.pub_conns < 1)
         usage();
-    if (opt.n_rates && opt.target != T_SIGNALR && opt.n_pub_ports <= 0)
+    if (opt.n_rates && (opt.target != T_SIGNALR || opt.echo) && opt.n_pub_ports <= 0 && !(opt.echo && opt.target == T_SIGNALR))
         usage();
+    if (opt.echo && opt.target == T_PUSHPIN) {
+        fprintf(stderr, "loadgen: echo is not implemented for Pushpin (its origin here holds one channel)\n");
+        return 2;
+    }
     /* channel / hub names go into SQL and JSON unescaped: keep them to a safe alphabet */
     for (const char *p = opt.channel; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
@@ -1548,18 +1621,19 @@ int main(int argc, char **argv)
         uint64_t measured = win.hi - win.lo;
         while (!stop_signal && now_us() < dl) {
             loop_once(10);
-            if (win.deliveries >= measured * (uint64_t)n_up && (psql_fd < 0 || !plen))
+            if (win.deliveries >= (opt.echo ? measured : measured * (uint64_t)n_up) && (psql_fd < 0 || !plen))
                 break;
         }
         win.active = 0;
         /* loss: measured messages that a subscriber alive at the end did not get */
-        uint64_t expected = measured * (uint64_t)n_up, lost = expected > win.deliveries ? expected - win.deliveries : 0;
+        /* echo: every message is for one subscriber only */
+        uint64_t expected = opt.echo ? measured : measured * (uint64_t)n_up, lost = expected > win.deliveries ? expected - win.deliveries : 0;
         int subs_with_loss = 0;
         for (int i = 0; i < opt.n; i++) {
             sub *s = &subs[i];
             if (s->phase != S_UP || !s->seen)
                 continue;
-            for (uint64_t k = 0; k < measured; k++)
+            for (uint64_t k = 0; k < measured && !opt.echo; k++)
                 if (!(s->seen[k >> 3] & (1u << (k & 7)))) {
                     subs_with_loss++;
                     break;

@@ -24,6 +24,10 @@
 #          processes, 1,000..20,000 msg/s published (signalr: batches of 100 per transaction through
 #          signalr.send_all; nchan-redis: publisher on instance 1, subscribers on instance 2;
 #          pushpin: 100 items per publish request)
+#   echo   S4 round trip: 100 SSE subscribers, each message from one subscriber to itself, 100 and
+#          1,000 msg/s in all (1 and 10 per subscriber); signalr: Echo invocation on /Hubs/Test
+#          (SIGNALR_TEST_HUBS=1) answered by a Completion; nchan: POST to the subscriber's own
+#          channel; not run for Pushpin (its static origin holds one channel)
 #   Each step: 1 s warm-up, 5 s measured, up to 3 s drain; every scenario on a freshly started
 #   server after a 20-subscriber warm-up. The repetitions interleave the systems
 #   (rep 1: all systems, rep 2: all ...) so that other load on the box hits them alike.
@@ -43,7 +47,7 @@ for a in "$@"; do
     esac
 done
 
-NAME=bench-run
+NAME=${SR_RUN_NAME:-bench-run}
 RUNDIR=$SR_TOP/.run/$NAME
 STAMP=$(date +%Y-%m-%d-%H%M)
 RES=${RESULTS:-$BENCH_DIR/results/$STAMP}
@@ -67,12 +71,14 @@ scenarios() {
         echo "sse5k sse 5000 50 10 5"
         echo "lp1k lp 1000 50 10,100 5"
         echo "dur sse 10 10 1000,5000,10000,20000 5"
+        echo "echo sse 100 50 100,1000 5"
         ;;
     quick)
         echo "sse1k sse 200 50 10,50 3"
         echo "sse5k sse 1000 50 10 3"
         echo "lp1k lp 200 50 10 3"
         echo "dur sse 4 4 1000,5000 3"
+        echo "echo sse 50 25 50 3"
         ;;
     smoke)
         echo "sse1k sse 50 25 20 3"
@@ -146,6 +152,7 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
         [ $st = 0 ] || die "apt-get install failed"
     fi
 fi
+[ "${SR_SKIP_BUILD:-0}" = 1 ] && SKIP_BUILD=1 # scripts/test.sh's own_suite
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     log "building signalr-fcgi and bench/loadgen"
     build >"$RUNDIR/build.log" 2>&1 || build >"$RUNDIR/build.log" 2>&1 || { tail -30 "$RUNDIR/build.log" >&2; die "build failed"; }
@@ -161,6 +168,7 @@ ulimit -n "$HARD" 2>/dev/null
 # ------------------------------------------------------------------------------------------------
 # PostgreSQL (always: signalr-fcgi needs it)
 
+export SIGNALR_TEST_HUBS=1 # /Hubs/Test (Echo) for the S4 round trip; lighttpd_start passes SIGNALR_* on
 pg_start "$NAME" || die "could not start PostgreSQL"
 "$SR_BIN" migrate >"$RUNDIR/migrate.log" 2>&1 || { cat "$RUNDIR/migrate.log" >&2; die "migrate failed"; }
 # pg_start's throw-away cluster has fsync off; the benchmark measures the durable path, so the
@@ -356,6 +364,11 @@ run_scenario() { # SYSTEM REP NAME TRANSPORT SUBS CONC RATES MEASURE
     nchan | nchan-redis) t=nchan extra=(-C "bench$rep$name") ;;
     pushpin) t=pushpin extra=(-C bench) ;;
     esac
+    if [ "$name" = echo ]; then
+        [ "$sys" = pushpin ] && { log "$sys/$name: not run (see the header)"; return 0; }
+        extra+=(-E 1)
+        [ "$sys" = signalr ] && extra+=(-H /Hubs/Test)
+    fi
     [ "$name" = lp1k ] && [ "$sys" = pushpin ] && extra+=(-k 16)
     if [ "$name" = dur ]; then
         extra+=(-b 100 -k 16)
