@@ -48,7 +48,7 @@ log "perf record -a -g for the whole scenario ($X, $N subscribers, $RATE msg/s, 
 perf record -a -g -F 999 -o "$RUNDIR/perf.data" >"$RUNDIR/perf-record.log" 2>&1 &
 PERF_PID=$!
 sleep 1
-"$LOADGEN" -T signalr -X "$X" -p "$PORT" -n "$N" -c 50 -r "$RATE" -w 1 -m "$MEASURE" -S 1 -L profile \
+"$LOADGEN" -T signalr -X "$X" -p "$PORT" -C ChatRoom -n "$N" -c 50 -r "$RATE" -w 1 -m "$MEASURE" -S 1 -L profile \
     --pid "lighttpd=$SR_HTTPD_PID" --pid "workers=${WORKERS%,}" --tree "postgres=$SR_PG_PID" \
     >"$RUNDIR/loadgen.out" 2>"$RUNDIR/loadgen.err"
 kill -INT "$PERF_PID"
@@ -57,7 +57,7 @@ PERF_PID=''
 cat "$RUNDIR/loadgen.out" | cut -c1-400
 
 for comm in signalr-fcgi postgres lighttpd; do
-    perf report -i "$RUNDIR/perf.data" --comm "$comm" --no-children --sort dso,symbol --percent-limit 1.5 \
+    perf report -i "$RUNDIR/perf.data" --comm "$comm" --no-children --percentage relative --sort dso,symbol --percent-limit 1 \
         --stdio -g none 2>/dev/null | grep -v '^$' >"$RUNDIR/perf-$comm.txt"
     echo
     echo "== $comm: top symbols (self time, % of all samples of this command)"
