@@ -158,6 +158,7 @@ done
 if [ -s "$RES/memory.dat" ]; then
     plots=''
     for i in "${!SYS[@]}"; do plots+="${plots:+, }'$RES/memory.dat' using 1:$((2 + i)) with linespoints title '${SYS[$i]}'"; done
+    plots+=", 6 with lines dashtype 2 lc rgb 'gray' title 'issue #10 goal: < 6 KiB (lighttpd + worker)'"
     gnuplot <<EOF 2>/dev/null
 set terminal pngcairo size 900,540 noenhanced
 set output '$RES/memory.png'
