@@ -64,7 +64,7 @@ END {
         }
         ratio = best > 0 ? sprintf("%.2fx rate of %s", ours / best, bestn) : "-"
         printf "%-34s%s | %s\n", sprintf("%s %s subscribers", desc[sc[s]], n), line, ratio
-        if (sc[s] == "sse1k" || sc[s] == "sse5k") print n, ours, best > 0 ? best : "" > (res "/connect.dat")
+        if (sc[s] == "sse1k" || sc[s] == "sse5k") print n, ours, (best > 0 ? best : "?") > (res "/connect.dat")
     }
     print ""
     print "S2 idle memory per subscriber, KiB (Pss delta; front = without PostgreSQL/Redis/origin; all = with)"
