@@ -35,6 +35,7 @@ psql -X -q -U postgres -d postgres -c "ALTER SYSTEM SET fsync = on" -c "ALTER SY
 pg_pause && pg_resume || die "PostgreSQL restart"
 HARD=$(ulimit -Hn)
 sed -e "s/@MAX_FDS@/$HARD/" -e "s/@MAX_CONNS@/$((HARD / 2))/" "$BENCH_DIR/lighttpd-sse-idle.conf.in" >"$RUNDIR/lighttpd.conf.in"
+# shellcheck disable=SC2034 # read by lib.sh lighttpd_start
 SR_LIGHTTPD_TEMPLATE=$RUNDIR/lighttpd.conf.in
 PORT=$(free_port)
 lighttpd_start "$NAME" "$PORT" 2 || die "lighttpd"

@@ -6,8 +6,9 @@
 #                        bench/run.sh --quick    smoke run of every system: 1 repetition, small sizes
 #                        bench/run.sh --smoke    signalr-fcgi only, < 90 s; exits 1 on any loss,
 #                                                duplicate or failed subscriber (for scripts/test.sh)
-# Environment: SYSTEMS="signalr nchan nchan-redis pushpin"  REPS=3  LG_WRAP=<tool>  PIN=1 (servers on CPU 0, the
+# Environment: SYSTEMS="signalr nchan nchan-redis pushpin"  REPS=3  PIN=1 (servers on CPU 0, the
 #   load generator on CPU 1; PIN=0: nothing pinned)  SKIP_INSTALL=1  SKIP_BUILD=1  RESULTS=<dir>
+#   LG_WRAP="valgrind -q" (a tool to run the load generator under)
 #
 # DESIGN
 # Everything runs from a scratch directory (.run/bench-run/) on free ports and is stopped by pid:
@@ -42,7 +43,7 @@ for a in "$@"; do
     case "$a" in
     --quick) MODE=quick ;;
     --smoke) MODE=smoke ;;
-    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
     *) die "unknown argument $a (try --help)" ;;
     esac
 done
@@ -189,6 +190,7 @@ start_signalr() {
     local port max_conns=$((HARD / 2)) w
     sed -e "s/@MAX_FDS@/$HARD/" -e "s/@MAX_CONNS@/$max_conns/" "$BENCH_DIR/lighttpd-sse-idle.conf.in" \
         >"$RUNDIR/lighttpd-bench.conf.in" || return 1
+    # shellcheck disable=SC2034 # read by lib.sh lighttpd_start
     SR_LIGHTTPD_TEMPLATE=$RUNDIR/lighttpd-bench.conf.in
     port=$(free_port) || return 1
     lighttpd_start "$NAME-lighttpd" "$port" 2 || return 1
