@@ -8,7 +8,7 @@
 #                                                duplicate or failed subscriber (for scripts/test.sh)
 # Environment: SYSTEMS="signalr nchan nchan-redis pushpin"  REPS=3  PIN=1 (servers on CPU 0, the
 #   load generator on CPU 1; PIN=0: nothing pinned)  SKIP_INSTALL=1  SKIP_BUILD=1  RESULTS=<dir>
-#   LG_WRAP="valgrind -q" (a tool to run the load generator under)
+#   LG_WRAP="valgrind -q" (a tool to run the load generator under)  SCENARIOS="lp1k dur" (a subset)
 #
 # DESIGN
 # Everything runs from a scratch directory (.run/bench-run/) on free ports and is stopped by pid:
@@ -407,6 +407,7 @@ for rep in $(seq 1 "$REPS"); do
     for sys in $SYSTEMS; do
         log "=== rep $rep: $sys ==="
         while read -r name x n c rates m; do
+            case " ${SCENARIOS:-$name} " in *" $name "*) ;; *) continue ;; esac
             # a fresh server per scenario: signalr-fcgi notices departed SSE clients only at the next
             # 15 s ping, which would leave the previous scenario's streams in this one's baseline
             start_system "$sys" || { show_logs 20; die "could not start $sys"; }
