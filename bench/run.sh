@@ -95,12 +95,21 @@ mkdir -p "$RUNDIR" "$RES" || die "cannot create $RUNDIR / $RES"
 # Processes started here (besides lib.sh's PostgreSQL and lighttpd): stopped by pid, newest first.
 
 BENCH_PIDS=()
+# stop_pid PID — SIGTERM (SIGKILL after 10 s) to PID, then the same to the children it had
+# (nginx workers, Pushpin's condure/zurl/proxy/handler) if they outlived it
 stop_pid() {
-    local p=$1
+    local p=$1 kids k
+    kids=$(child_pids "$p")
     kill -TERM "$p" 2>/dev/null
     for _ in $(seq 1 100); do pid_alive "$p" || break; sleep 0.1; done
     pid_alive "$p" && { log "pid $p ignores SIGTERM, sending SIGKILL"; kill -KILL "$p" 2>/dev/null; }
     wait "$p" 2>/dev/null
+    for k in $kids; do
+        pid_alive "$k" || continue
+        kill -TERM "$k" 2>/dev/null
+        for _ in $(seq 1 50); do pid_alive "$k" || break; sleep 0.1; done
+        pid_alive "$k" && kill -KILL "$k" 2>/dev/null
+    done
 }
 bench_stop_all() {
     local i
@@ -334,7 +343,8 @@ EOF
     sed -i -e "s|^services=.*|services=condure,zurl,pushpin-proxy,pushpin-handler|" \
         -e "s|^\[proxy\]|[proxy]\nzurl_out_specs=ipc://{rundir}/{ipc_prefix}zurl-in\nzurl_out_stream_specs=ipc://{rundir}/{ipc_prefix}zurl-in-stream\nzurl_in_specs=ipc://{rundir}/{ipc_prefix}zurl-out|" \
         "$dir/pushpin.conf"
-    (cd "$dir" && setsid pushpin --config "$dir/pushpin.conf" --port "127.0.0.1:$port" >"$dir/pushpin.out" 2>&1 </dev/null) &
+    # no subshell around it: $! must be the runner itself, or stopping it would orphan Pushpin
+    setsid pushpin --config "$dir/pushpin.conf" --port "127.0.0.1:$port" >"$dir/pushpin.out" 2>&1 </dev/null &
     local ppid=$!
     BENCH_PIDS+=("$ppid")
     wait_port "$port" 30 "$ppid" || { tail -20 "$dir/pushpin.out" "$dir"/log/* >&2; return 1; }
