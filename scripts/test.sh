@@ -227,6 +227,7 @@ if [ -z "${ONLY_CLIENT:-}" ]; then
     own_suite conformance tests/conformance/run.sh
     own_suite security tests/security/run.sh
     own_suite faults tests/faults/run.sh
+    own_suite bench-smoke bench/smoke.sh
     own_suite frontends tests/frontends/run.sh
     own_suite browser tests/browser/run.sh
     own_suite sanitizers tests/sanitizers/run.sh
