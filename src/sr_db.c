@@ -18,6 +18,7 @@
 #include "sr_db.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,31 @@ static _Thread_local int cache_len;
 /* Names are never reused within a thread, so a PQprepare can only fail for a real error (which
  * the statement would hit anyway), never for a name the server already has. */
 static _Thread_local unsigned long prepared_serial;
+
+static void cache_free_all(void *unused)
+{
+    (void)unused;
+    for (int i = 0; i < cache_len; i++)
+        free(cache[i].sql);
+    cache_len = 0;
+}
+
+/* A thread's cache entries are freed when the thread ends: the key's destructor runs then. */
+static pthread_key_t cache_key;
+static int cache_key_ok;
+static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
+
+static void cache_key_create(void)
+{
+    cache_key_ok = pthread_key_create(&cache_key, cache_free_all) == 0;
+}
+
+static void cache_register_thread(void)
+{
+    pthread_once(&cache_key_once, cache_key_create);
+    if (cache_key_ok && !pthread_getspecific(cache_key))
+        pthread_setspecific(cache_key, &cache_len); /* any non-NULL value arms the destructor */
+}
 
 /* Forgets the statements of @p conn (NULL: of every connection but the one given as @p keep). */
 static void cache_forget(PGconn *conn, PGconn *keep, int keep_pid)
@@ -163,6 +189,7 @@ static const char *prepared_name(PGconn *db, const char *sql, int nparams)
         cache_forget(NULL, db, pid); /* entries of connections closed since */
     if (cache_len == PREPARED_MAX || PQtransactionStatus(db) == PQTRANS_INERROR)
         return NULL;
+    cache_register_thread();
     prepared *p = &cache[cache_len];
     *p = (prepared){db, pid, nparams, hash, strdup(sql), ""};
     if (!p->sql)
