@@ -183,13 +183,22 @@ static void put_header_map(sr_buf *out, json_t *record)
         sr_buf_appendc(out, (char)0x80);
 }
 
+/* An array field, [] when the record has none (arguments, streamIds). */
+static void put_array_field(sr_buf *out, json_t *record, const char *key)
+{
+    json_t *a = json_object_get(record, key);
+    if (json_is_array(a))
+        sr_msgpack_encode(out, a);
+    else
+        sr_msgpack_encode_array_header(out, 0);
+}
+
 /* The message array of one record into @p m; 0 when the record has no type we write. */
 static int encode_record(json_t *record, sr_buf *m)
 {
     /* a number, not an integer: a record read with JSON_DECODE_INT_AS_REAL has type 2.0 */
     double type = json_number_value(json_object_get(record, "type"));
     json_int_t t = type >= 1 && type <= 9 && type == (json_int_t)type ? (json_int_t)type : 0;
-    json_t *streams;
     switch (t) {
     case SR_MSG_INVOCATION:
     case SR_MSG_STREAM_INVOCATION:
@@ -198,16 +207,8 @@ static int encode_record(json_t *record, sr_buf *m)
         put_header_map(m, record);
         put_field(m, record, "invocationId");
         put_field(m, record, "target");
-        streams = json_object_get(record, "arguments");
-        if (json_is_array(streams))
-            sr_msgpack_encode(m, streams);
-        else
-            sr_msgpack_encode_array_header(m, 0);
-        streams = json_object_get(record, "streamIds");
-        if (json_is_array(streams))
-            sr_msgpack_encode(m, streams);
-        else
-            sr_msgpack_encode_array_header(m, 0);
+        put_array_field(m, record, "arguments");
+        put_array_field(m, record, "streamIds");
         return 1;
     case SR_MSG_STREAM_ITEM:
         sr_msgpack_encode_array_header(m, 4);

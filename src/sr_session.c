@@ -382,6 +382,20 @@ static int binary_message(PGconn *db, const sr_hub *hub, sr_conn_row *row, const
     return rc;
 }
 
+/* Ends the connection over a record larger than the maximum message size, complete or not: an
+ * oversized handshake is "Handshake was canceled." (HCC), a later record a Close with an error.
+ * Returns 0 (ended) or SR_ERR_DB. */
+static int end_oversized(PGconn *db, const sr_hub *hub, sr_conn_row *row)
+{
+    if (row->handshake_done)
+        return close_with_error(db, hub, row, "message larger than the maximum size", 1);
+    sr_buf answer = SR_BUF_INIT;
+    sr_proto_write_handshake_error(&answer, SR_HANDSHAKE_ERR_CANCELED);
+    int rc = publish_to(db, hub, SR_KIND_HANDSHAKE, row->id, &answer);
+    sr_buf_fini(&answer);
+    return rc ? rc : end_row(db, hub, row, 0, NULL, NULL);
+}
+
 /* A raw endpoint: the bytes go to the endpoint as they came, with no protocol in between. */
 static int receive_raw(PGconn *db, const sr_hub *hub, sr_conn_row *row, const char *body,
                        size_t len)
@@ -464,16 +478,7 @@ int sr_session_receive_deferring(PGconn *db, const sr_hub *hub, sr_conn_row *row
         sr_metrics_add(SR_M_RECORDS_IN, 1);
         int step;
         if (payload_len > max) {
-            if (!row->handshake_done) {
-                sr_buf answer = SR_BUF_INIT;
-                sr_proto_write_handshake_error(&answer, SR_HANDSHAKE_ERR_CANCELED);
-                step = publish_to(db, hub, SR_KIND_HANDSHAKE, row->id, &answer);
-                sr_buf_fini(&answer);
-                if (step == 0)
-                    step = end_row(db, hub, row, 0, NULL, NULL);
-            } else {
-                step = close_with_error(db, hub, row, "message larger than the maximum size", 1);
-            }
+            step = end_oversized(db, hub, row);
         } else if (!row->handshake_done) {
             step = handshake(db, hub, row, payload, payload_len);
         } else {
@@ -492,16 +497,8 @@ int sr_session_receive_deferring(PGconn *db, const sr_hub *hub, sr_conn_row *row
         rc = sr_store_conn_received(db, row->id, saw_ping); /* the client-timeout clock */
     if (rc == 0 && alive) {
         size_t rest = data.len - off;
-        if (rest > max && !row->handshake_done) {
-            /* An oversized handshake, complete or not, is "Handshake was canceled." (HCC). */
-            sr_buf answer = SR_BUF_INIT;
-            sr_proto_write_handshake_error(&answer, SR_HANDSHAKE_ERR_CANCELED);
-            rc = publish_to(db, hub, SR_KIND_HANDSHAKE, row->id, &answer);
-            sr_buf_fini(&answer);
-            if (rc == 0)
-                rc = end_row(db, hub, row, 0, NULL, NULL);
-        } else if (rest > max) {
-            rc = close_with_error(db, hub, row, "message larger than the maximum size", 1);
+        if (rest > max) {
+            rc = end_oversized(db, hub, row);
         } else if (rest != inbound_before || (rest && memcmp(data.ptr + off, row->inbound.ptr, rest))) {
             rc = sr_store_conn_set_inbound(db, row->id, data.ptr + off, rest);
         }

@@ -48,6 +48,17 @@ static int command(PGconn *db, const char *sql, int n, const char *const *params
     return 0;
 }
 
+/* A statement answering one boolean: 1 (true), 0 (false) or SR_ERR_DB. */
+static int query_bool(PGconn *db, const char *sql, int n, const char *const *params)
+{
+    PGresult *r = sr_db_query(db, sql, n, params, NULL, NULL);
+    if (!r)
+        return SR_ERR_DB;
+    int value = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return value;
+}
+
 int sr_store_begin(PGconn *db)
 {
     return command(db, "BEGIN", 0, NULL);
@@ -119,13 +130,7 @@ int sr_store_try_send_lock(PGconn *db, const unsigned char *token_hash)
     char key[16];
     snprintf(key, sizeof key, "%lld", (long long)hash_bits32(token_hash) - 2147483648LL);
     const char *params[] = {key};
-    PGresult *r = sr_db_query(db, "SELECT pg_try_advisory_xact_lock(1936287347, $1::int)", 1,
-                              params, NULL, NULL);
-    if (!r)
-        return SR_ERR_DB;
-    int got = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    return got;
+    return query_bool(db, "SELECT pg_try_advisory_xact_lock(1936287347, $1::int)", 1, params);
 }
 
 int sr_store_invocation_slot(PGconn *db, const unsigned char *token_hash, int slots)
@@ -139,14 +144,9 @@ int sr_store_invocation_slot(PGconn *db, const unsigned char *token_hash, int sl
     const char *params[] = {key};
     for (int slot = 0; slot < slots; slot++) {
         snprintf(key, sizeof key, "%lld", base | slot);
-        PGresult *r =
-            sr_db_query(db, "SELECT pg_try_advisory_xact_lock($1::bigint)", 1, params, NULL, NULL);
-        if (!r)
-            return SR_ERR_DB;
-        int got = PQgetvalue(r, 0, 0)[0] == 't';
-        PQclear(r);
-        if (got)
-            return 0;
+        int got = query_bool(db, "SELECT pg_try_advisory_xact_lock($1::bigint)", 1, params);
+        if (got != 0)
+            return got < 0 ? got : 0;
     }
     snprintf(key, sizeof key, "%lld", base | (long long)(random() % slots));
     if (command(db, "SET LOCAL lock_timeout = '30s'", 0, NULL) != 0 ||
@@ -450,15 +450,10 @@ int sr_store_stream_closed(PGconn *db, const char *conn_id, const char *invocati
 int sr_store_stream_is_open(PGconn *db, const char *conn_id, const char *invocation_id)
 {
     const char *params[] = {conn_id, invocation_id};
-    PGresult *r = sr_db_query(db,
-                              "SELECT 1 FROM signalr.open_streams "
-                              "WHERE connection_id = $1 AND invocation_id = $2",
-                              2, params, NULL, NULL);
-    if (!r)
-        return SR_ERR_DB;
-    int open = PQntuples(r) > 0;
-    PQclear(r);
-    return open;
+    return query_bool(db,
+                      "SELECT EXISTS (SELECT 1 FROM signalr.open_streams "
+                      "WHERE connection_id = $1 AND invocation_id = $2)",
+                      2, params);
 }
 
 int sr_store_poll_take(PGconn *db, const char *id, const char *worker, long long *gen)

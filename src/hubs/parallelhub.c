@@ -17,6 +17,14 @@ static long long now_ms(void)
     return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+/* Blocks the calling thread for @p ms milliseconds, signals or not. */
+static void sleep_ms(json_int_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
 /* Delay(ms): sleeps, then returns [start, end] in milliseconds since the epoch. */
 static int delay(sr_call *call, json_t *args)
 {
@@ -26,9 +34,7 @@ static int delay(sr_call *call, json_t *args)
     if (ms < 0 || ms > 10000)
         return sr_hub_error(call, "a delay is 0 to 10000 ms");
     long long start = now_ms();
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
+    sleep_ms(ms);
     sr_return_new(call, json_pack("[II]", (json_int_t)start, (json_int_t)now_ms()));
     return SR_OK;
 }
@@ -64,9 +70,7 @@ static int set_item_after(sr_call *call, json_t *args)
         return SR_ERR_ARGS;
     if (ms < 0 || ms > 10000)
         return sr_hub_error(call, "a delay is 0 to 10000 ms");
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
+    sleep_ms(ms);
     return sr_item_set_new(call, key, json_incref(value));
 }
 
