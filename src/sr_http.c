@@ -327,6 +327,15 @@ static int decode_value(const char *p, const char *end, char *out, size_t out_ca
     return 1;
 }
 
+int sr_http_escapes_valid(const char *s)
+{
+    for (const char *p = s; (p = strchr(p, '%')) != NULL; p += 3) {
+        if (hex_value((unsigned char)p[1]) < 0 || hex_value((unsigned char)p[2]) < 0)
+            return 0;
+    }
+    return 1;
+}
+
 int sr_http_query_get(const char *query, const char *key, int ignore_case, char *out,
                       size_t out_cap)
 {

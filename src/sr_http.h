@@ -63,6 +63,10 @@ int sr_http_accepts(const sr_http_request *req, const char *type);
 int sr_http_query_get(const char *query, const char *key, int ignore_case, char *out,
                       size_t out_cap) __attribute__((warn_unused_result));
 
+/** True when every '%' in @p s is followed by two hex digits (whether a decoded byte is
+ *  acceptable, e.g. %00, is the decoder's business). */
+int sr_http_escapes_valid(const char *s);
+
 /** Longest decoded key or value sr_http_query_foreach() passes on, including the NUL. */
 #define SR_HTTP_QUERY_PART_MAX 4096
 

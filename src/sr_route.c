@@ -138,11 +138,6 @@ static int count_ids(const char *query)
     return n;
 }
 
-static int hex_digit(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 /* True when the query as the client sent it has a '%' not followed by two hex digits. lighttpd
  * re-encodes such a '%' as "%25" in QUERY_STRING ("%zz" arrives as "%25zz", a well-formed
  * unknown id), so the verdict is taken on REQUEST_URI, which keeps the original bytes. */
@@ -150,11 +145,7 @@ static int raw_query_malformed(const sr_http_request *req)
 {
     const char *uri = sr_http_env(req, "REQUEST_URI");
     const char *q = uri ? strchr(uri, '?') : NULL;
-    for (; q && (q = strchr(q, '%')) != NULL; q += 3) {
-        if (!hex_digit(q[1]) || !hex_digit(q[2]))
-            return 1;
-    }
-    return 0;
+    return q && !sr_http_escapes_valid(q);
 }
 
 static void unauthorized(sr_exchange *ex)

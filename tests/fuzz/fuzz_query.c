@@ -78,10 +78,36 @@ static void key_from_input(const char *q, char key[KEY_MAX])
     key[n] = '\0';
 }
 
+static void count_pair(const char *key, const char *value, void *arg)
+{
+    (void)key;
+    (void)value;
+    (void)arg;
+}
+
+/* Pairs with a non-empty key, as sr_http_query_foreach counts them. */
+static int expected_pairs(const char *q)
+{
+    int n = 0;
+    for (const char *p = q; *p;) {
+        size_t len = strcspn(p, "&");
+        size_t key_len = strcspn(p, "=&");
+        if (len > 0 && key_len > 0)
+            n++;
+        p += len + (p[len] == '&');
+    }
+    return n;
+}
+
 static void fuzz_query(const char *q)
 {
     char key[KEY_MAX];
 
+    /* A string whose escapes are all well formed decodes in every pair, unless it holds a
+     * %00 or a part longer than the decoder's buffer. */
+    if (sr_http_escapes_valid(q) && !strstr(q, "%00") && strlen(q) < SR_HTTP_QUERY_PART_MAX &&
+        sr_http_query_foreach(q, count_pair, NULL) != expected_pairs(q))
+        abort();
     check_lookup(q, "id", 0);
     check_lookup(q, "negotiateVersion", 1);
     check_lookup(q, "access_token", 0);

@@ -350,6 +350,16 @@ static void test_response(void)
     sr_http_response_fini(&res);
 }
 
+static void test_escapes_valid(void)
+{
+    ok(sr_http_escapes_valid(""), "escapes: empty");
+    ok(sr_http_escapes_valid("id=abc&x=%41%2f%00"), "escapes: well formed (NUL too)");
+    ok(!sr_http_escapes_valid("id=%zz"), "escapes: %zz");
+    ok(!sr_http_escapes_valid("id=%4"), "escapes: %4 at the end");
+    ok(!sr_http_escapes_valid("id=abc%"), "escapes: lone % at the end");
+    ok(!sr_http_escapes_valid("x=%g1&id=abc"), "escapes: bad one in another pair");
+}
+
 static void test_reason(void)
 {
     static const struct {
@@ -430,6 +440,7 @@ static void test_header_asserts(void)
 int main(void)
 {
     test_env_and_views();
+    test_escapes_valid();
     test_path();
     test_header();
     test_accepts();
