@@ -354,9 +354,9 @@ static void test_escapes_valid(void)
 {
     ok(sr_http_escapes_valid(""), "escapes: empty");
     ok(sr_http_escapes_valid("id=abc&x=%41%2f%00"), "escapes: well formed (NUL too)");
-    ok(!sr_http_escapes_valid("id=%zz"), "escapes: %zz");
-    ok(!sr_http_escapes_valid("id=%4"), "escapes: %4 at the end");
-    ok(!sr_http_escapes_valid("id=abc%"), "escapes: lone % at the end");
+    ok(!sr_http_escapes_valid("id=%zz"), "escapes: %%zz");
+    ok(!sr_http_escapes_valid("id=%4"), "escapes: %%4 at the end");
+    ok(!sr_http_escapes_valid("id=abc%"), "escapes: lone %% at the end");
     ok(!sr_http_escapes_valid("x=%g1&id=abc"), "escapes: bad one in another pair");
 }
 
